@@ -411,6 +411,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: EmulatorServer
 
+    def setup(self) -> None:
+        super().setup()
+        # Without this, a keep-alive client waits out the peer's delayed ACK (~40 ms) per request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # the request log is the record; stderr stays quiet
 
@@ -429,9 +434,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         for name, value in response.headers.items():
             self.send_header(name, value)
-        self.end_headers()
+        self._headers_buffer.append(b"\r\n")
         if payload and self.command != "HEAD":
-            self.wfile.write(payload)
+            self._headers_buffer.append(payload)
+        self.wfile.write(b"".join(self._headers_buffer))  # one write: headers and body together
+        self._headers_buffer = []
 
     def _dispatch(self) -> None:
         app = self.server.app

@@ -304,8 +304,7 @@ class _SeriesSpec:
 
 
 _SERIES: tuple[_SeriesSpec, ...] = (
-    _SeriesSpec("EVERY_DAY", "朝会", TOKYO, 9 * 60, 15, False, 2,
-                override_subject="朝会（全社朝礼と合同）"),
+    _SeriesSpec("EVERY_DAY", "朝会", TOKYO, 9 * 60, 15, False, 2, override_subject="朝会（全社朝礼と合同）"),
     _SeriesSpec("EVERY_WEEKDAY", "Daily stand-up (US team)", LOS_ANGELES, 9 * 60 + 30, 15, True, 1),
     _SeriesSpec("EVERY_WEEK", "週次定例（営業部）", TOKYO, 10 * 60, 60, False, 2, override_shift=60),
     _SeriesSpec("EVERY_1STWEEK", "月次全体会議", TOKYO, 15 * 60, 60, True),
@@ -314,8 +313,17 @@ _SERIES: tuple[_SeriesSpec, ...] = (
     _SeriesSpec("EVERY_4THWEEK", "経営会議", TOKYO, 10 * 60, 120, True, 1),
     _SeriesSpec("EVERY_LASTWEEK", "Monthly retrospective (London)", LONDON, 16 * 60, 60, True, 1),
     _SeriesSpec("EVERY_MONTH", "経費精算締切", TOKYO, 17 * 60, 0, True),
-    _SeriesSpec("EVERY_MONTH", "月末締め処理", TOKYO, 0, 0, True, all_day=True,
-                day_of_month=END_OF_MONTH, override_subject="月末締め処理（監査対応のため延長）"),
+    _SeriesSpec(
+        "EVERY_MONTH",
+        "月末締め処理",
+        TOKYO,
+        0,
+        0,
+        True,
+        all_day=True,
+        day_of_month=END_OF_MONTH,
+        override_subject="月末締め処理（監査対応のため延長）",
+    ),
 )
 _NUMERIC_DAYS_OF_MONTH: tuple[str, ...] = ("5", "10", "15", "20", "25", "31")
 
@@ -680,9 +688,7 @@ class _EventFactory:
         room = int((limit - earliest).total_seconds()) - 1
         return earliest + datetime.timedelta(seconds=self.rng.randint(0, room)) if room > 0 else earliest
 
-    def _try_book(
-        self, start: datetime.datetime, end: datetime.datetime, prefer_hall: bool
-    ) -> Json | None:
+    def _try_book(self, start: datetime.datetime, end: datetime.datetime, prefer_hall: bool) -> Json | None:
         """Return a facility free over [start, end) and record the booking, or None."""
         order = list(self.facilities)
         self.rng.shuffle(order)

@@ -318,7 +318,9 @@ def test_multi_day_timed_regular_events_exist(any_tenant: DemoTenant) -> None:
     trips = [
         e
         for e in _one_offs(any_tenant)
-        if e["eventType"] == "REGULAR" and not e["isAllDay"] and "end" in e
+        if e["eventType"] == "REGULAR"
+        and not e["isAllDay"]
+        and "end" in e
         and _local_end(e).date() > _local_start(e).date()
     ]
     assert len(trips) >= 3
@@ -341,9 +343,7 @@ def test_long_notes_and_subjects_exist_in_both_languages(any_tenant: DemoTenant)
 
 def test_organization_attendees_appear_sometimes(any_tenant: DemoTenant) -> None:
     org_ids = {o["id"] for o in any_tenant.garoon_organizations}
-    with_org = [
-        a for e in any_tenant.garoon_events for a in e["attendees"] if a["type"] == "ORGANIZATION"
-    ]
+    with_org = [a for e in any_tenant.garoon_events for a in e["attendees"] if a["type"] == "ORGANIZATION"]
     assert with_org and all(a["id"] in org_ids for a in with_org)
 
 
@@ -516,13 +516,20 @@ def test_nth_week_counts_days_one_to_seven_as_the_first_week() -> None:
 
 def test_weekly_daily_and_weekday_series() -> None:
     assert expected_repeat_dates(_info("EVERY_WEEK", "2026-11-01", "2026-11-30", dayOfWeek="MON")) == [
-        D(2026, 11, 2), D(2026, 11, 9), D(2026, 11, 16), D(2026, 11, 23), D(2026, 11, 30)
+        D(2026, 11, 2),
+        D(2026, 11, 9),
+        D(2026, 11, 16),
+        D(2026, 11, 23),
+        D(2026, 11, 30),
     ]
     assert expected_repeat_dates(_info("EVERY_WEEKDAY", "2026-11-14", "2026-11-22")) == [
         D(2026, 11, day) for day in range(16, 21)
     ]
     assert expected_repeat_dates(_info("EVERY_DAY", "2026-12-30", "2027-01-02")) == [
-        D(2026, 12, 30), D(2026, 12, 31), D(2027, 1, 1), D(2027, 1, 2)
+        D(2026, 12, 30),
+        D(2026, 12, 31),
+        D(2027, 1, 1),
+        D(2027, 1, 2),
     ]
 
 
