@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import signal
@@ -94,10 +95,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(tenant.garoon_events)} Garoon events; inspect at /_emulator/state. Ctrl-C stops.", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
     emulators.stop()
     return 0
 

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -416,7 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Without this, a keep-alive client waits out the peer's delayed ACK (~40 ms) per request.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log is the record; stderr stays quiet
 
     def _reset_connection(self) -> None:
@@ -427,18 +428,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _send(self, response: Response) -> None:
-        payload = response.encoded()
-        self.send_response(response.status)
+        """Write status line, headers and body in one ``write`` (no Nagle/delayed-ACK stalls)."""
+        payload = response.encoded() if self.command != "HEAD" else b""
+        try:
+            phrase = HTTPStatus(response.status).phrase
+        except ValueError:
+            phrase = ""
+        head = [f"{self.protocol_version} {response.status} {phrase}", f"Date: {self.date_time_string()}"]
         if payload or response.status not in (204, 304):
-            self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self._headers_buffer.append(b"\r\n")
-        if payload and self.command != "HEAD":
-            self._headers_buffer.append(payload)
-        self.wfile.write(b"".join(self._headers_buffer))  # one write: headers and body together
-        self._headers_buffer = []
+            head.append(f"Content-Type: {response.content_type}")
+        head.append(f"Content-Length: {len(payload)}")
+        head.extend(f"{name}: {value}" for name, value in response.headers.items())
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace") + payload)
 
     def _dispatch(self) -> None:
         app = self.server.app
