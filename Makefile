@@ -8,10 +8,11 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
 .PHONY: install test lint format demo emulators bench-emulators clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .  # registers the lineworks/garoon connection types
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv and install everything

@@ -447,7 +447,7 @@ class GaroonApp(EmulatorApp):
         event_type = body.get("eventType")
         if event_type is None:
             raise bad("GRN_REST_API_00201", "eventType is required.")
-        if event_type not in WRITABLE_EVENT_TYPES:
+        if not isinstance(event_type, str) or event_type not in WRITABLE_EVENT_TYPES:
             raise bad(
                 "GRN_REST_API_00212",
                 f"eventType {event_type!r} cannot be registered; only REGULAR and ALL_DAY are allowed.",
@@ -642,7 +642,7 @@ class GaroonApp(EmulatorApp):
                     raise bad("GRN_REST_API_00201", f"facilityUsingPurpose is required for facility {facility['name']}.")
             out["facilities"] = facilities
         visibility = body.get("visibilityType", "PUBLIC")
-        if visibility not in VISIBILITY_TYPES:
+        if not isinstance(visibility, str) or visibility not in VISIBILITY_TYPES:
             raise bad("GRN_REST_API_00212", f"visibilityType must be one of {sorted(VISIBILITY_TYPES)}.")
         if visibility == "SET_PRIVATE_WATCHERS":
             if self.config.cloud:
@@ -677,7 +677,7 @@ class GaroonApp(EmulatorApp):
             if not isinstance(item, dict):
                 raise bad("GRN_REST_API_00213", f"{at} must be an object.")
             kind = item.get("type")
-            if kind not in types:
+            if not isinstance(kind, str) or kind not in types:
                 raise bad("GRN_REST_API_00212", f"{at}.type must be one of {sorted(types)}.")
             if not isinstance(item.get("id", ""), str) or not isinstance(item.get("code", ""), str):
                 raise bad("GRN_REST_API_00213", f"{at}.id and {at}.code must be strings.")
@@ -708,6 +708,8 @@ class GaroonApp(EmulatorApp):
         for i, item in enumerate(raw):
             if not isinstance(item, dict) or not (isinstance(item.get("id"), str) or isinstance(item.get("code"), str)):
                 raise bad("GRN_REST_API_00201", f"facilities[{i}] needs id or code.")
+            if not all(isinstance(item.get(name, ""), str) for name in ("id", "code")):
+                raise bad("GRN_REST_API_00213", f"facilities[{i}].id and .code must be strings.")
             facility = self.facilities.get(item["id"]) if item.get("id") else next(
                 (f for f in self.facilities.values() if f["code"] == item.get("code")), None
             )
@@ -786,7 +788,8 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int | 
     raw = request.arg(name)
     if raw is None:
         return default
-    if not raw.lstrip("-").isdigit():
+    digits = raw[1:] if raw.startswith("-") else raw
+    if not (digits.isascii() and digits.isdigit()):  # "--5" and "²" would crash int()
         raise bad("GRN_REST_API_00202", f"{name} must be an integer.")
     value = int(raw)
     if value < low:

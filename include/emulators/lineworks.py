@@ -951,8 +951,12 @@ class LineWorksApp(EmulatorApp):
                 raise invalid(f"{where}.recurrence must be an array of strings")
             if len(lines) > RECURRENCE_MAX:
                 raise invalid(f"{where}.recurrence: {len(lines)} items exceed maxItems {RECURRENCE_MAX}")
-            if lines and "recurringEventId" in out:
-                raise invalid(f"{where}: an exception component (recurringEventId) cannot carry recurrence")
+            if lines:
+                # A component with recurrence is the series master. Source document 001's own request
+                # example sends recurringEventId on its only component, next to recurrence; the
+                # official example must be accepted, so the master's recurringEventId is validated
+                # above and then ignored (not stored) instead of making the component an exception.
+                out.pop("recurringEventId", None)
             for j, line in enumerate(lines):
                 if not line.upper().startswith(RECURRENCE_PREFIXES):
                     raise invalid(f"{where}.recurrence[{j}] {line[:80]!r} is not an RRULE, EXRULE, EXDATE or RDATE line")
