@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
@@ -89,7 +90,10 @@ class Response:
             return b""
         if isinstance(self.body, bytes):
             return self.body
-        return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+        try:
+            return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate echoed from the input: escape it instead
+            return json.dumps(self.body).encode("ascii")
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,6 +354,9 @@ class EmulatorApp:
                 response = candidate.handler(request)
             except ApiError as error:
                 response = self.to_response(error)
+            except Exception as exc:  # a bug in the emulator: answer 500 (tests treat any 500 as a failure)
+                traceback.print_exc()
+                response = self.to_response(ApiError(500, "EMULATOR_BUG", f"{type(exc).__name__}: {exc}"))
             response.headers.update(request.context.get("response_headers", {}))
             return response
         if allowed:
@@ -399,7 +406,7 @@ class EmulatorApp:
                 return extra
         except ApiError as error:
             return Response(error.status, {"error": error.code, "message": error.message})
-        except (ValueError, TypeError, re.error) as error:  # json.JSONDecodeError is a ValueError
+        except (ValueError, TypeError, RecursionError, re.error) as error:  # JSONDecodeError is a ValueError
             return Response(400, {"error": "BAD_REQUEST", "message": str(error)})
         return Response(404, {"error": "NOT_FOUND", "message": f"no inspection endpoint {request.method} {action}"})
 
@@ -579,7 +586,7 @@ def json_body(request: Request, error: Callable[[str], ApiError]) -> Any:
     """Return the decoded JSON body, or raise ``error(message)`` for a body that is not JSON."""
     try:
         return json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise error(f"request body is not valid JSON: {exc}") from exc
 
 

@@ -10,10 +10,10 @@ Paths: ``/g/api/v1/...`` (Garoon REST) and ``/v1/users.json`` (cybozu.com user A
 from __future__ import annotations
 
 import base64
-import binascii
 import calendar
 import copy
 import datetime as dt
+import json
 import secrets
 import threading
 import time
@@ -205,6 +205,9 @@ class GaroonApp(EmulatorApp):
         return {"X-Cybozu-Error": error.code}
 
     def to_response(self, error: ApiError) -> Response:
+        if error.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED"):  # core's routing errors, in Garoon's codes (fact sheet 7)
+            status, code = (400, "GRN_REST_API_00101") if error.code == "NOT_FOUND" else (405, "GRN_REST_API_00102")
+            error = grn(status, code, error.message)
         response = super().to_response(error)
         if isinstance(error, BasicAuthRequired):
             response.content_type = response.headers.pop("Content-Type")
@@ -244,7 +247,7 @@ class GaroonApp(EmulatorApp):
         if header:
             try:
                 login, sep, password = base64.b64decode(header, validate=True).decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input
                 login, sep, password = "", "", ""
             user = self.by_code.get(login)
             if not sep or user is None or not secrets.compare_digest(str(user["password"]), password):
@@ -485,7 +488,8 @@ class GaroonApp(EmulatorApp):
                 raise bad("GRN_REST_API_00229", "Specify attendees or facilities.")
             values = self._validate(merged, event_type=kind, exclude_id=event["id"])
             values["eventMenu"] = values.get("eventMenu", "") if "eventMenu" in body else ""
-            values.setdefault("attendees", event.get("attendees", []) if "attendees" not in body else [])
+            if "attendees" not in body:  # omitted: kept (only a given list replaces them)
+                values["attendees"] = event.get("attendees", [])
             if event["eventType"] == "REPEATING":
                 info = event["repeatInfo"]
                 tz = timeutil.zone(info.get("timeZone", "Asia/Tokyo"))
@@ -577,6 +581,10 @@ class GaroonApp(EmulatorApp):
         body = json_body(request, lambda m: bad("GRN_REST_API_00105", f"The request body is invalid: {m}"))
         if not isinstance(body, dict):
             raise bad("GRN_REST_API_00105", "The request body must be a JSON object.")
+        try:  # "\ud800" escapes decode to lone surrogates that no response can encode
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise bad("GRN_REST_API_00105", "The request body contains an invalid Unicode escape.") from exc
         return body
 
     def _validate(self, body: dict[str, Any], *, event_type: str, exclude_id: str | None) -> dict[str, Any]:
@@ -729,7 +737,7 @@ class GaroonApp(EmulatorApp):
                 raise bad("GRN_REST_API_00201", f"attachments[{i}] needs name and content.")
             try:
                 size = len(base64.b64decode(item["content"], validate=True))
-            except binascii.Error as exc:
+            except ValueError as exc:  # binascii.Error, and non-ASCII content
                 raise bad("GRN_REST_API_00202", f"attachments[{i}].content is not valid base64.") from exc
             out.append({"id": secrets.token_hex(4), "name": item["name"], "contentType": "application/octet-stream", "size": str(size)})
         return out

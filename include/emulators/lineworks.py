@@ -621,9 +621,9 @@ class LineWorksApp(EmulatorApp):
                 where = f"members[{i}]"
                 if not isinstance(member, dict):
                     raise invalid(f"{where} must be an object")
-                if member.get("type") not in MEMBER_TYPES:
+                if not _is_in(member.get("type"), MEMBER_TYPES):
                     raise invalid(f"{where}.type must be one of {sorted(MEMBER_TYPES)}")
-                if member.get("role") not in MEMBER_ROLES:
+                if not _is_in(member.get("role"), MEMBER_ROLES):
                     raise invalid(f"{where}.role must be one of {sorted(MEMBER_ROLES)}")
                 if not isinstance(member.get("id"), str) or not member["id"]:
                     raise invalid(f"{where}.id is required")
@@ -907,7 +907,7 @@ class LineWorksApp(EmulatorApp):
             _parse_recurrence_id(out["recurringEventId"], where)
         for name, allowed in (("transparency", TRANSPARENCY), ("visibility", VISIBILITY)):
             if name in component:
-                if component[name] not in allowed:
+                if not _is_in(component[name], allowed):
                     raise invalid(f"{where}.{name} must be one of {sorted(allowed)}")
                 out[name] = component[name]
         for name, low, high in (("sequence", 0, INT32_MAX), ("priority", 0, PRIORITY_MAX)):
@@ -999,7 +999,7 @@ class LineWorksApp(EmulatorApp):
         out = []
         for i, alarm in enumerate(reminders):
             at = f"{where}.reminders[{i}]"
-            if not isinstance(alarm, dict) or alarm.get("method") not in ALARM_METHODS:
+            if not isinstance(alarm, dict) or not _is_in(alarm.get("method"), ALARM_METHODS):
                 raise invalid(f"{at}.method is required: one of {sorted(ALARM_METHODS)}")
             item: dict[str, Any] = {"method": alarm["method"]}
             if "trigger" in alarm:
@@ -1023,6 +1023,11 @@ class LineWorksApp(EmulatorApp):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _is_in(value: Any, allowed: set[str]) -> bool:
+    """Return True when ``value`` is one of the allowed strings (False for lists, dicts and other types)."""
+    return isinstance(value, str) and value in allowed
 
 
 def _count(request: Request, default: int, maximum: int) -> int:
@@ -1079,7 +1084,7 @@ def _validate_attendees(attendees: Any, where: str) -> list[dict[str, Any]]:
                 raise invalid(f"{at}.displayName must be a string")
             item["displayName"] = attendee["displayName"]
         if "partstat" in attendee:
-            if attendee["partstat"] not in PARTSTAT:
+            if not _is_in(attendee["partstat"], PARTSTAT):
                 raise invalid(f"{at}.partstat must be one of {sorted(PARTSTAT)}")
             item["partstat"] = attendee["partstat"]
         out.append(item)

@@ -29,7 +29,13 @@ def parse_rfc3339(value: object) -> dt.datetime:
     """Return the aware instant of an RFC 3339 string (an offset or ``Z`` is required)."""
     if not isinstance(value, str) or not RFC3339_RE.match(value):
         raise ValueError(f"{value!r} is not an RFC 3339 date-time with an offset")
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    instant = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:  # room for conversion into any zone, and for a day either side
+        (instant - dt.timedelta(days=2)).astimezone(dt.UTC)
+        (instant + dt.timedelta(days=2)).astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{value!r} is out of the supported date range") from exc
+    return instant
 
 
 def parse_local(value: object) -> dt.datetime:

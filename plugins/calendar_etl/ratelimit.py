@@ -17,6 +17,7 @@ and :class:`RedisBudgetStore` (one Lua script per reservation).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ import sqlalchemy as sa
 
 DEFAULT_SHARE = 0.5  # LINE WORKS: "for continuous calling over 30 minutes, aim for half the limit"
 MAX_WAIT_S = 600.0  # a reservation further out than this means the budget is misconfigured
+_LONG_AGO = -1.0e300  # next_free of a bucket created full
+LATE_TOLERANCE = 0.5  # intervals a caller may reach its slot late before it gives up later slots
 
 
 class BudgetExceededError(RuntimeError):
@@ -74,10 +77,16 @@ class RateBudget:
         self.max_wait_s = max_wait_s
         self.waited_s = 0.0
         self.acquired = 0
+        self.given_up = 0  # slots given up because a caller reached its own too late
         self._lock = threading.Lock()
 
     def acquire(self, key: str, budget: Budget) -> float:
-        """Wait for the next slot of ``key``; return the seconds waited."""
+        """Wait for the next slot of ``key``; return the seconds waited.
+
+        A caller that gets going more than half an interval after its slot (a busy machine, a slow
+        store) crowds the calls one window later, and :meth:`Budget.for_limit` keeps only one interval
+        of slack: it gives up as many of the next slots as it is intervals late, moving them back.
+        """
         now = self.clock()
         at = self.store.reserve(key, budget.rate, budget.capacity, now)
         wait = at - now
@@ -88,8 +97,13 @@ class RateBudget:
             )
         if wait > 0:
             self.sleep(wait)
+        late = (self.clock() - at) * budget.rate  # in intervals
+        given_up = math.ceil(late - LATE_TOLERANCE) if late > LATE_TOLERANCE else 0
+        if given_up:
+            self.store.reserve(key, budget.rate / given_up, 1.0, self.clock())  # one reservation, given_up long
         with self._lock:
             self.acquired += 1
+            self.given_up += given_up
             self.waited_s += max(wait, 0.0)
         return max(wait, 0.0)
 
@@ -117,7 +131,10 @@ class SqlBudgetStore:
             sa.Column("key", sa.String(255), primary_key=True),
             sa.Column("next_free", sa.Float, nullable=False),  # instant the bucket is empty-but-refilled to 1 token
         )
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):  # PostgreSQL: another process created it just now
+            metadata.create_all(self.engine)
 
     def reserve(self, key: str, rate: float, capacity: float, now: float) -> float:
         # GCRA: ``next_free`` is when the next token is due; a full bucket has next_free <= now - (capacity-1)/rate.
@@ -140,6 +157,16 @@ class SqlBudgetStore:
         if not self.sqlite:
             query = query.with_for_update()
         value = conn.execute(query).scalar_one_or_none()
+        if value is None and not self.sqlite:
+            # FOR UPDATE locks nothing while the row is missing, so two first callers would both see an
+            # empty bucket and take the same slot: create the row as a full bucket (or wait for the
+            # transaction creating it), then lock it.
+            try:
+                with conn.begin_nested():
+                    conn.execute(sa.insert(self.table).values(key=key, next_free=_LONG_AGO))
+            except sa.exc.IntegrityError:
+                pass
+            value = conn.execute(query).scalar_one_or_none()
         return None if value is None else float(value)
 
     def _store(self, conn: sa.Connection, key: str, value: float, *, exists: bool) -> None:
@@ -172,8 +199,9 @@ local now, interval, capacity = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(A
 local floor = now - (capacity - 1) * interval
 local start = floor
 if next_free and next_free > floor then start = next_free end
-redis.call('SET', KEYS[1], tostring(start + interval), 'EX', 86400)
-return tostring(start)
+-- tostring() keeps only 14 significant digits (0.1 ms at epoch seconds): format all 17
+redis.call('SET', KEYS[1], string.format('%.17g', start + interval), 'EX', 86400)
+return string.format('%.17g', start)
 """
 
 _REDIS_PENALIZE = """

@@ -237,7 +237,9 @@ def seeded_occurrence(day: str, subject: str) -> Json:
     }
 
 
-def mint_token(garoon: GaroonClient, login: str = ADMIN_LOGIN, scope: str | None = None, expires_in: float = 3600) -> str:
+def mint_token(
+    garoon: GaroonClient, login: str = ADMIN_LOGIN, scope: str | None = None, expires_in: float = 3600
+) -> str:
     body: Json = {"login": login, "expires_in": expires_in}
     if scope is not None:
         body["scope"] = scope
@@ -297,7 +299,11 @@ def test_comment_thread_example_body_is_accepted_as_a_schedule_object(garoon: Ga
     assert event["eventType"] == "REGULAR"
     assert event["visibilityType"] == "PRIVATE"
     assert event["isAllDay"] is True and event["isStartOnly"] is False
-    assert (event["eventMenu"], event["subject"], event["notes"]) == ("打合せ", "インポートした予定", "別システムから\nインポート")
+    assert (event["eventMenu"], event["subject"], event["notes"]) == (
+        "打合せ",
+        "インポートした予定",
+        "別システムから\nインポート",
+    )
     for name, expected in (("start", "2018-10-16T00:00:00+09:00"), ("end", "2018-10-16T23:59:59+09:00")):
         assert set(event[name]) == {"dateTime", "timeZone"}
         assert event[name]["timeZone"] == TOKYO
@@ -392,8 +398,12 @@ REFUSED_BODIES = [
     pytest.param({"eventType": "REPEATING"}, 400, "GRN_REST_API_00212", id="eventType-REPEATING"),
     pytest.param({"eventType": "TEMPORARY"}, 400, "GRN_REST_API_00212", id="eventType-TEMPORARY"),
     pytest.param({"start": None}, 400, "GRN_REST_API_00201", id="start-missing"),
-    pytest.param({"start": {"dateTime": f"{FAR_DAY}T10:00:00+09:00"}}, 400, "GRN_REST_API_00201", id="start-timeZone-missing"),
-    pytest.param({"start": at("10:00:00", zone="Africa/Abidjan")}, 400, "GRN_REST_API_00221", id="zone-not-in-garoon-list"),
+    pytest.param(
+        {"start": {"dateTime": f"{FAR_DAY}T10:00:00+09:00"}}, 400, "GRN_REST_API_00201", id="start-timeZone-missing"
+    ),
+    pytest.param(
+        {"start": at("10:00:00", zone="Africa/Abidjan")}, 400, "GRN_REST_API_00221", id="zone-not-in-garoon-list"
+    ),
     pytest.param({"start": at("10:00:00", zone="Mars/Olympus")}, 400, "GRN_REST_API_00221", id="zone-unknown"),
     pytest.param({"start": at("10:00:00", offset="")}, 400, "GRN_REST_API_00220", id="dateTime-without-offset"),
     pytest.param({"end": at("11:00:00", offset="")}, 400, "GRN_REST_API_00220", id="end-without-offset"),
@@ -428,12 +438,24 @@ REFUSED_BODIES = [
     pytest.param({"attendees": [{"type": "USER"}]}, 400, "GRN_REST_API_00201", id="attendee-without-id-or-code"),
     pytest.param({"attendees": [{"type": "ROLE", "code": "x"}]}, 400, "GRN_REST_API_00212", id="attendee-type-ROLE"),
     pytest.param({"isAllDay": "true"}, 400, "GRN_REST_API_00213", id="boolean-as-string"),
-    pytest.param({"attachments": [{"name": "a.txt", "content": "not base64!"}]}, 400, "GRN_REST_API_00202", id="attachment-not-base64"),
+    pytest.param(
+        {"attachments": [{"name": "a.txt", "content": "not base64!"}]},
+        400,
+        "GRN_REST_API_00202",
+        id="attachment-not-base64",
+    ),
+    pytest.param(
+        {"attachments": [{"name": "a.txt", "content": "\x80"}]}, 400, "GRN_REST_API_00202", id="attachment-non-ascii"
+    ),
     # wrong JSON types must be refused, not crash the server
     pytest.param({"eventType": ["REGULAR"]}, 400, "GRN_REST_API_00212", id="eventType-array"),
     pytest.param({"visibilityType": {"v": "PUBLIC"}}, 400, "GRN_REST_API_00212", id="visibilityType-object"),
-    pytest.param({"attendees": [{"type": ["USER"], "code": ATTENDEE}]}, 400, "GRN_REST_API_00212", id="attendee-type-array"),
-    pytest.param({"facilities": [{"id": ["501"], "code": "room-a"}]}, 400, "GRN_REST_API_00213", id="facility-id-array"),
+    pytest.param(
+        {"attendees": [{"type": ["USER"], "code": ATTENDEE}]}, 400, "GRN_REST_API_00212", id="attendee-type-array"
+    ),
+    pytest.param(
+        {"facilities": [{"id": ["501"], "code": "room-a"}]}, 400, "GRN_REST_API_00213", id="facility-id-array"
+    ),
 ]
 
 
@@ -468,7 +490,28 @@ def test_create_without_json_content_type_is_415(garoon: GaroonClient, content_t
     expect_error(response, 415, "GRN_REST_API_00103")
 
 
-@pytest.mark.parametrize("payload", [b'{"eventType": "REGULAR",', b"not json", b"[1, 2]", b""])
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        pytest.param("GET", "/schedule/nothing", 400, "GRN_REST_API_00101", id="unknown-path"),
+        pytest.param("PUT", EVENTS, 405, "GRN_REST_API_00102", id="PUT-events"),
+        pytest.param("DELETE", "/base/users", 405, "GRN_REST_API_00102", id="DELETE-users"),
+    ],
+)
+def test_unknown_path_and_unsupported_method_use_garoon_codes(
+    garoon: GaroonClient, method: str, path: str, status: int, code: str
+) -> None:
+    expect_error(garoon.api(method, path), status, code)
+
+
+LONE_SURROGATE = json.dumps(event_body(subject="\ud800")).encode()  # valid JSON syntax, invalid Unicode
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"eventType": "REGULAR",', b"not json", b"[1, 2]", b"", b"\xff\xfe{}", LONE_SURROGATE],
+    ids=["truncated", "not-json", "array", "empty", "not-utf8", "lone-surrogate"],
+)
 def test_create_with_malformed_json_is_400_00105(garoon: GaroonClient, payload: bytes) -> None:
     response = garoon.api("POST", EVENTS, data=payload, headers={"Content-Type": "application/json"})
     expect_error(response, 400, "GRN_REST_API_00105")
@@ -640,7 +683,9 @@ def test_has_next_is_false_exactly_on_the_last_page(garoon: GaroonClient, org_id
         ("start desc", "start", True),
     ],
 )
-def test_order_by(garoon: GaroonClient, org_ids: dict[str, str], order_by: str | None, sort_key: str, descending: bool) -> None:
+def test_order_by(
+    garoon: GaroonClient, org_ids: dict[str, str], order_by: str | None, sort_key: str, descending: bool
+) -> None:
     params = {"target": org_ids["sales"], "targetType": "organization"}
     if order_by:
         params["orderBy"] = order_by
@@ -704,8 +749,9 @@ def test_admin_sees_private_events_when_configured(garoon: GaroonClient, private
     assert event["id"] in {e["id"] for e in listed}
 
 
-def test_truncated_pages_need_paging_by_items_returned(garoon: GaroonClient, org_ids: dict[str, str]) -> None:
-    params = {"target": org_ids["sales"], "targetType": "organization"}
+def test_truncated_pages_need_paging_by_items_returned(garoon: GaroonClient, tenant: DemoTenant) -> None:
+    person = next(u for u in tenant.garoon_users if u["code"] == ATTENDEE)
+    params = {"target": person["id"], "targetType": "user"}
     garoon.configure(short_pages="off")
     expected = [key(e) for e in items_of(event_pages(garoon, 1000, **params))]
     garoon.configure(short_pages="truncate")
@@ -823,7 +869,9 @@ def test_exclusive_date_times_remove_the_matching_occurrence(garoon: GaroonClien
 
 
 def user_pages(garoon: GaroonClient, path: str, limit: int, **params: Any) -> list[Json]:
-    return walk(lambda lim, off: garoon.api("GET", path, params={**params, "limit": lim, "offset": off}), "users", limit)
+    return walk(
+        lambda lim, off: garoon.api("GET", path, params={**params, "limit": lim, "offset": off}), "users", limit
+    )
 
 
 def test_base_users_pages_collect_every_user_once_sorted_by_id(garoon: GaroonClient, tenant: DemoTenant) -> None:
@@ -834,7 +882,9 @@ def test_base_users_pages_collect_every_user_once_sorted_by_id(garoon: GaroonCli
     assert all(set(u) == {"id", "code", "name"} for u in users)  # no e-mail in Garoon (fact sheet 6)
 
 
-@pytest.mark.parametrize(("name", "codes"), [("佐藤", ["sato-ken"]), ("emily", ["emily-clark"]), ("sato-", ["sato-ken"])])
+@pytest.mark.parametrize(
+    ("name", "codes"), [("佐藤", ["sato-ken"]), ("emily", ["emily-clark"]), ("sato-", ["sato-ken"])]
+)
 def test_base_users_name_filter(garoon: GaroonClient, name: str, codes: list[str]) -> None:
     users = garoon.api("GET", "/base/users", params={"name": name}).json()["users"]
     assert [u["code"] for u in users] == codes
@@ -924,6 +974,7 @@ def test_request_without_auth_is_401_00003(garoon: GaroonClient) -> None:
         pytest.param(b64("nobody:garoon-demo-password"), id="unknown-login"),
         pytest.param("%%not-base64%%", id="malformed-base64"),
         pytest.param(b64(ADMIN_LOGIN), id="no-colon"),
+        pytest.param("QWRtaW5pc3RyYXRvcjp4é==", id="non-ascii"),
     ],
 )
 def test_bad_password_auth_is_401_00001(garoon: GaroonClient, header: str) -> None:
@@ -992,7 +1043,9 @@ def test_concurrency_limit_answers_429_00104(garoon: GaroonClient) -> None:
 
     def one() -> None:
         barrier.wait()
-        response = requests.get(f"{garoon.base}/g/api/v1/base/users", headers={"X-Cybozu-Authorization": garoon.auth}, timeout=30)
+        response = requests.get(
+            f"{garoon.base}/g/api/v1/base/users", headers={"X-Cybozu-Authorization": garoon.auth}, timeout=30
+        )
         responses.append(response)
 
     threads = [threading.Thread(target=one) for _ in range(6)]

@@ -25,7 +25,6 @@ from calendar_etl.hooks.errors import AuthenticationError, CalendarApiError, Not
 PAGE_LIMIT = 1000  # schedule/events and base lists accept limit 1..1000
 USER_API_PAGE = 100  # /v1/users.json size maximum
 DEFAULT_MAX_CONCURRENT = 4  # client-side cap: Garoon answers 429 GRN_REST_API_00104 past its own limit
-CREATE_ATTEMPTS = 5
 
 
 def _rfc3339(instant: dt.datetime) -> str:
@@ -167,7 +166,7 @@ class GaroonHook(ApiHook):
         so a lost answer never produces a twin.
         """
         payload = {**body, "additionalItems": {"item": {"value": marker}}}
-        for attempt in range(1, CREATE_ATTEMPTS + 1):
+        for attempt in range(1, self.max_attempts + 1):
             try:
                 return dict(
                     self.json("POST", self._api("/schedule/events"), operation="schedule-event-create", json=payload,
@@ -178,7 +177,7 @@ class GaroonHook(ApiHook):
                 if found:
                     self.log.info("create of %s was applied despite %s; using event %s", marker, exc.message, found[0]["id"])
                     return found[0]
-                if attempt == CREATE_ATTEMPTS:
+                if attempt == self.max_attempts:
                     raise
                 self._sleep(self._backoff(attempt, exc))
         raise AssertionError("unreachable")

@@ -21,7 +21,14 @@ import jwt
 import requests
 
 from calendar_etl.hooks.base import ApiHook
-from calendar_etl.hooks.errors import AuthenticationError, CalendarApiError, ConflictError, NotFoundError
+from calendar_etl.hooks.errors import (
+    AuthenticationError,
+    CalendarApiError,
+    ConflictError,
+    NotFoundError,
+    RateLimitedError,
+    TransientError,
+)
 from calendar_etl.ratelimit import DEFAULT_SHARE, Budget
 
 DEFAULT_TOKEN_URL = "https://auth.worksmobile.com/oauth2/v2.0/token"
@@ -61,11 +68,12 @@ class LineWorksHook(ApiHook):
 
     _tokens: ClassVar[dict[tuple[str, str, str], tuple[str, float]]] = {}
     _tokens_lock: ClassVar[threading.Lock] = threading.Lock()
+    _refresh_locks: ClassVar[dict[tuple[str, str, str], threading.Lock]] = {}
 
     def __init__(self, lineworks_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(lineworks_conn_id, **kwargs)
         self._users_by_email: dict[str, str] | None = None
-        self._refresh_lock = threading.Lock()
+        self._sent = threading.local()  # the token this thread last sent, to tell a stale 401 from a fresh one
 
     # -- connection ------------------------------------------------------------------------
     @cached_property
@@ -88,6 +96,13 @@ class LineWorksHook(ApiHook):
     @cached_property
     def _token_key(self) -> tuple[str, str, str]:
         return (self.conn_id, self.client_id, self._extra("token_url", DEFAULT_TOKEN_URL))
+
+    @cached_property
+    def _refresh_lock(self) -> threading.Lock:
+        """One lock per token key in the process, so concurrent first calls through any instance issue one token."""
+        key = self._token_key
+        with self._tokens_lock:
+            return self._refresh_locks.setdefault(key, threading.Lock())
 
     # -- auth -------------------------------------------------------------------------------
     def access_token(self) -> str:
@@ -124,24 +139,47 @@ class LineWorksHook(ApiHook):
             "scope": str(self.extras.get("scope") or DEFAULT_SCOPE),
         }
         url = self._token_key[2]
-        try:
-            response = self.session.post(url, data=form, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise AuthenticationError(f"token endpoint unreachable: {type(exc).__name__}", method="POST", path=url) from None
-        if response.status_code != 200:
+        path = urlsplit(url).path
+        waited = 0.0
+        for attempt in range(1, self.max_attempts + 1):
+            # A reset, timeout, 429 or 5xx of the token endpoint is retried like any other call.
             try:
-                body = response.json()
-            except ValueError:
-                body = {"error": "unexpected_response", "error_description": response.text[:300]}
-            description = body.get("error_description") or body.get("returnMessage") or body.get("description") or ""
-            raise AuthenticationError(
-                f"token request refused: {description}".rstrip(": "),
-                status=response.status_code,
-                code=body.get("error") or body.get("returnCode") or body.get("code"),
-                method="POST",
-                path=urlsplit(url).path,
-                body=body,
-            )
+                response = self.session.post(url, data=form, timeout=self.timeout)
+            except requests.RequestException as exc:
+                error: CalendarApiError = TransientError(
+                    f"token endpoint unreachable: {type(exc).__name__}", method="POST", path=path
+                )
+            else:
+                if response.status_code == 200:
+                    break
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                if not isinstance(body, dict):
+                    body = {"error": "unexpected_response", "error_description": response.text[:300]}
+                description = body.get("error_description") or body.get("returnMessage") or body.get("description") or ""
+                common: dict[str, Any] = {
+                    "status": response.status_code,
+                    "code": body.get("error") or body.get("returnCode") or body.get("code"),
+                    "method": "POST",
+                    "path": path,
+                    "body": body,
+                }
+                if response.status_code == 429:
+                    error = RateLimitedError(
+                        f"token request refused: {description}".rstrip(": "), reset_after=self._reset_after(response), **common
+                    )
+                elif response.status_code >= 500:
+                    error = TransientError(f"token request failed: {description}".rstrip(": "), **common)
+                else:
+                    raise AuthenticationError(f"token request refused: {description}".rstrip(": "), **common)
+            delay = self._backoff(attempt, error)
+            if attempt == self.max_attempts or waited + delay > self.max_retry_wait_s:
+                raise error
+            self.log.info("POST %s: %s; retry %d in %.1f s", path, error.message, attempt, delay)
+            self._sleep(delay)
+            waited += delay
         body = response.json()
         token = str(body["access_token"])
         self.mask(token, body.get("refresh_token"))
@@ -157,11 +195,15 @@ class LineWorksHook(ApiHook):
                 mask_secret(secret)
 
     def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token()}"}
+        self._sent.token = self.access_token()
+        return {"Authorization": f"Bearer {self._sent.token}"}
 
     def _on_unauthorized(self) -> bool:
+        # Forget the refused token only: another thread may already have replaced it with a fresh one.
         with self._tokens_lock:
-            self._tokens.pop(self._token_key, None)
+            cached = self._tokens.get(self._token_key)
+            if cached and cached[0] == getattr(self._sent, "token", None):
+                del self._tokens[self._token_key]
         return True
 
     def _error_details(self, body: Any) -> tuple[str | None, str]:
