@@ -12,7 +12,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproj
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
-	$(PIP) install --quiet --no-deps --no-build-isolation -e .  # registers the lineworks/garoon connection types
+	$(PIP) install --quiet --no-deps -e .  # registers the lineworks/garoon connection types
 	touch $@
 
 install: $(VENV)/.installed  ## create .venv and install everything

@@ -304,7 +304,9 @@ def test_penalize_never_moves_a_later_slot_earlier() -> None:
         (3, 60.0, 0.1, 0.5 / 60),  # under one call per window: same
     ],
 )
-def test_for_limit_keeps_one_call_of_slack_under_the_share(calls: int, per_seconds: float, share: float, rate: float) -> None:
+def test_for_limit_keeps_one_call_of_slack_under_the_share(
+    calls: int, per_seconds: float, share: float, rate: float
+) -> None:
     budget = Budget.for_limit(calls, per_seconds, share)
     assert budget.capacity == 1.0
     assert budget.rate == pytest.approx(rate)
@@ -317,14 +319,24 @@ def test_for_limit_defaults_to_a_minute_and_half_the_limit() -> None:
 
 @pytest.mark.parametrize(
     ("calls", "per_seconds", "share"),
-    [(0, 60.0, 0.5), (-5, 60.0, 0.5), (60, 0.0, 0.5), (60, -60.0, 0.5), (60, 60.0, 0.0), (60, 60.0, -0.5), (60, 60.0, 1.01)],
+    [
+        (0, 60.0, 0.5),
+        (-5, 60.0, 0.5),
+        (60, 0.0, 0.5),
+        (60, -60.0, 0.5),
+        (60, 60.0, 0.0),
+        (60, 60.0, -0.5),
+        (60, 60.0, 1.01),
+    ],
 )
 def test_for_limit_rejects_impossible_limits(calls: int, per_seconds: float, share: float) -> None:
     with pytest.raises(ValueError, match="a budget needs calls >= 1"):
         Budget.for_limit(calls, per_seconds, share)
 
 
-@pytest.mark.parametrize(("calls", "per_seconds", "share"), [(60, 60.0, 1.0), (240, 60.0, 0.5), (7, 3.0, 0.9), (2, 1.0, 1.0)])
+@pytest.mark.parametrize(
+    ("calls", "per_seconds", "share"), [(60, 60.0, 1.0), (240, 60.0, 0.5), (7, 3.0, 0.9), (2, 1.0, 1.0)]
+)
 def test_for_limit_never_lets_a_window_exceed_the_share(calls: int, per_seconds: float, share: float) -> None:
     budget, clock = fake_budget()
     limit = Budget.for_limit(calls, per_seconds, share)
@@ -561,65 +573,91 @@ def test_store_keeps_sub_millisecond_slots_at_epoch_timestamps(store: BudgetStor
 
 
 def test_simultaneous_first_callers_get_distinct_slots(store: BudgetStore) -> None:
-    """Eight threads reserve a key nobody has used yet at the same instant: one slot each."""
+    """Eight threads reserve a key nobody has used yet at the same instant: one slot each (five times)."""
     callers = 8
-    start = threading.Barrier(callers)
-    slots: list[float] = []
-    errors: list[BaseException] = []
+    for attempt in range(5):
+        start = threading.Barrier(callers)
+        slots: list[float] = []
+        errors: list[BaseException] = []
 
-    def reserve() -> None:
-        try:
-            start.wait(timeout=10)
-            slots.append(store.reserve("new-key", 1.0, 1.0, EPOCH))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        def reserve(start: threading.Barrier, key: str, slots: list[float], errors: list[BaseException]) -> None:
+            try:
+                start.wait(timeout=10)
+                slots.append(store.reserve(key, 1.0, 1.0, EPOCH))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
 
-    threads = [threading.Thread(target=reserve) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    assert sorted(slots) == pytest.approx([EPOCH + i for i in range(callers)], abs=1e-6)
+        threads = [
+            threading.Thread(target=reserve, args=(start, f"new-key-{attempt}", slots, errors)) for _ in range(callers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, errors
+        assert sorted(slots) == pytest.approx([EPOCH + i for i in range(callers)], abs=1e-6), f"attempt {attempt}"
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-def test_sql_stores_opened_at_the_same_moment_all_work(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_sql_stores_opened_at_the_same_moment_all_work(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """Workers starting together on a fresh database must not fail creating the budget table."""
     spec = next(_spec(kind, request, tmp_path))
     callers = 6
-    start = threading.Barrier(callers)
-    stores: list[SqlBudgetStore] = []
+    engines = [sa.create_engine(spec.url, pool_size=1, max_overflow=0) for _ in range(callers)]
+    for engine in engines:
+        with engine.connect():  # connected beforehand, so the creations really race
+            pass
     errors: list[BaseException] = []
+    try:
+        for attempt in range(4):
+            table = f"{spec.table}_{attempt}"
+            start = threading.Barrier(callers)
+            stores: list[SqlBudgetStore] = []
 
-    def open_store() -> None:
-        engine = sa.create_engine(spec.url, poolclass=sa.NullPool)
-        try:
-            start.wait(timeout=10)
-            stores.append(SqlBudgetStore(engine, table=spec.table))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+            def open_store(
+                engine: sa.Engine, start: threading.Barrier, table: str, stores: list[SqlBudgetStore]
+            ) -> None:
+                try:
+                    start.wait(timeout=10)
+                    stores.append(SqlBudgetStore(engine, table=table))
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=open_store, args=(e, start, table, stores)) for e in engines]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert not errors, [f"{type(e).__name__}: {str(e).splitlines()[0]}" for e in errors]
+            assert len({s.reserve("k", 1.0, 1.0, EPOCH) for s in stores}) == callers
+    finally:
+        for engine in engines:
             engine.dispose()
 
-    threads = [threading.Thread(target=open_store) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+
+def test_a_sqlite_engine_used_before_the_store_and_shared_by_two_stores_works(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'shared.db'}")
+    with engine.connect() as conn:  # a pooled connection from before the store's settings
+        conn.exec_driver_sql("SELECT 1")
     try:
-        assert not errors, [f"{type(e).__name__}: {str(e).splitlines()[0]}" for e in errors]
-        assert len({s.reserve("k", 1.0, 1.0, EPOCH) for s in stores}) == callers
+        first, second = SqlBudgetStore(engine, table="budget_a"), SqlBudgetStore(engine, table="budget_b")
+        assert [first.reserve("k", 1.0, 1.0, EPOCH) for _ in range(2)] == [EPOCH, EPOCH + 1.0]
+        assert [second.reserve("k", 1.0, 1.0, EPOCH) for _ in range(2)] == [EPOCH, EPOCH + 1.0]
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"  # commits without fsync
     finally:
-        for opened in stores:
-            opened.engine.dispose()
+        engine.dispose()
 
 
 # ----------------------------------------------------------------------------------------------
 # 3. Several OS processes sharing one store
 
 
-def _acquire_for(spec: StoreSpec, key: str, calls: int, per_seconds: float, duration: float,
-                 start: Any, results: Any) -> None:
+def _acquire_for(
+    spec: StoreSpec, key: str, calls: int, per_seconds: float, duration: float, start: Any, results: Any
+) -> None:
     """Child process: open the store, wait for the others, then acquire as fast as allowed for ``duration``."""
     try:
         store = spec.make()
@@ -637,8 +675,9 @@ def _acquire_for(spec: StoreSpec, key: str, calls: int, per_seconds: float, dura
         results.put(("error", traceback.format_exc()))
 
 
-def run_processes(target: Callable[..., None], args: tuple[Any, ...], processes: int = 4,
-                  timeout: float = 90.0) -> list[Any]:
+def run_processes(
+    target: Callable[..., None], args: tuple[Any, ...], processes: int = 4, timeout: float = 90.0
+) -> list[Any]:
     """Run ``target(*args, start_barrier, results_queue)`` in spawned processes; return their results."""
     start = SPAWN.Barrier(processes)
     results = SPAWN.Queue()
@@ -674,8 +713,9 @@ def test_four_processes_sharing_a_store_never_exceed_the_window(shared_store_spe
     busiest = max_in_window(stamps, window)
     assert busiest <= calls, f"{busiest} calls in one {window} s window (limit {calls}; {given_up} slots given up)"
     achievable = Budget.for_limit(calls, window, 1.0).rate * (stamps[-1] - stamps[0]) + 1
-    assert len(stamps) >= 0.9 * achievable, f"{len(stamps)} calls of an achievable {achievable:.0f} ({given_up} given up)"
-    print(f"{shared_store_spec.kind}: {len(stamps)} calls of {achievable:.0f}, busiest window {busiest}, {given_up} given up")
+    assert len(stamps) >= 0.9 * achievable, (
+        f"{len(stamps)} calls of an achievable {achievable:.0f} ({given_up} given up)"
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -691,6 +731,7 @@ def _call_users_for(conn_json: str, duration: float, start: Any, results: Any) -
         hook = LineWorksHook("lineworks_rate_test")
         url = hook.base_url + "/users"
         assert hook.budget is not None  # open the shared store before the start line
+        hook.access_token()  # and fetch the token: ApiHook.request fetches it only after taking the slot
         start.wait(timeout=60)
         end = time.time() + duration
         done = 0
@@ -705,18 +746,20 @@ def _call_users_for(conn_json: str, duration: float, start: Any, results: Any) -
 def lineworks_connection(base: str, **extra: Any) -> str:
     from include.emulators.lineworks import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_KEYS, DEMO_SERVICE_ACCOUNT
 
-    return json.dumps({
-        "conn_type": "lineworks",
-        "host": f"{base}/v1.0",
-        "extra": {
-            "client_id": DEMO_CLIENT_ID,
-            "client_secret": DEMO_CLIENT_SECRET,
-            "service_account": DEMO_SERVICE_ACCOUNT,
-            "private_key": (DEMO_KEYS / "lineworks_demo_private.pem").read_text(),
-            "token_url": f"{base}/oauth2/v2.0/token",
-            **extra,
-        },
-    })
+    return json.dumps(
+        {
+            "conn_type": "lineworks",
+            "host": f"{base}/v1.0",
+            "extra": {
+                "client_id": DEMO_CLIENT_ID,
+                "client_secret": DEMO_CLIENT_SECRET,
+                "service_account": DEMO_SERVICE_ACCOUNT,
+                "private_key": (DEMO_KEYS / "lineworks_demo_private.pem").read_text(),
+                "token_url": f"{base}/oauth2/v2.0/token",
+                **extra,
+            },
+        }
+    )
 
 
 def test_four_hook_processes_sharing_a_budget_get_no_429_from_the_emulator(emulators: Any, tmp_path: Path) -> None:
@@ -752,3 +795,32 @@ def test_four_hook_processes_sharing_a_budget_get_no_429_from_the_emulator(emula
     assert max_in_window(stamps, window) <= calls
     per_window = (len(stamps) - 1) / (stamps[-1] - stamps[0]) * window
     assert per_window >= 0.9 * calls, f"{per_window:.1f} calls per {window} s window of the {calls} allowed"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ApiHook.request takes its budget slot before _auth_headers() fetches a token, so a call that "
+    "needs a new token goes out that much after its slot (seen as 429s when the e2e test does not warm the token)",
+)
+def test_hook_fetches_its_token_before_taking_a_slot(emulators: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from calendar_etl.hooks.lineworks import LineWorksHook
+
+    conn_id = f"lineworks_order_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", lineworks_connection(emulators.lineworks.url))
+    events: list[str] = []
+
+    class RecordingStore(MemoryBudgetStore):
+        def reserve(self, key: str, rate: float, capacity: float, now: float) -> float:
+            events.append("slot")
+            return super().reserve(key, rate, capacity, now)
+
+    hook = LineWorksHook(conn_id, budget=RateBudget(RecordingStore()))
+    issue_token = hook._issue_token
+
+    def recording_issue_token() -> tuple[str, float]:
+        events.append("token")
+        return issue_token()
+
+    monkeypatch.setattr(hook, "_issue_token", recording_issue_token)
+    hook.request("GET", hook.base_url + "/users", operation="user-list", params={"count": 1})
+    assert events == ["token", "slot"]

@@ -182,15 +182,22 @@ class SqlBudgetStore:
 
 def _make_sqlite_serialisable(engine: sa.Engine) -> None:
     """Start every SQLite transaction with BEGIN IMMEDIATE so read-modify-write is atomic across processes."""
+    sa.event.listen(engine, "connect", _sqlite_connect)  # module-level functions: listening twice is a no-op
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    engine.dispose()  # an engine passed in may hold connections opened before these listeners
 
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # let us issue BEGIN ourselves
-        dbapi_connection.execute("PRAGMA busy_timeout = 30000")
 
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # let us issue BEGIN ourselves
+    dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+    # A rollback journal fsyncs several times per commit while holding the write lock (10-100 ms on a
+    # busy disk), and callers reach their slots that much late; WAL commits without an fsync.
+    dbapi_connection.execute("PRAGMA journal_mode = WAL")
+    dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 _REDIS_RESERVE = """
