@@ -250,7 +250,7 @@ class GaroonApp(EmulatorApp):
             except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input
                 login, sep, password = "", "", ""
             user = self.by_code.get(login)
-            if not sep or user is None or not secrets.compare_digest(str(user["password"]), password):
+            if not sep or user is None or not secrets.compare_digest(str(user["password"]).encode(), password.encode()):
                 raise error(401, "CB_AU01" if user_api else "GRN_REST_API_00001", "Login name or password is incorrect.")
             return user
         bearer = request.header("authorization") or ""

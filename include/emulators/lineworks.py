@@ -389,7 +389,7 @@ class LineWorksApp(EmulatorApp):
             if not form.get(name):
                 raise OAuthError(400, "invalid_request", f"{name} is required")
         app = self.apps.get(form["client_id"])
-        if app is None or not secrets.compare_digest(app.client_secret, form["client_secret"]):
+        if app is None or not secrets.compare_digest(app.client_secret.encode(), form["client_secret"].encode()):
             raise OAuthError(401, "invalid_client", "Client authentication failed")
         grant = form["grant_type"]
         if grant == JWT_GRANT:

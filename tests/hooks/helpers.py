@@ -67,6 +67,11 @@ class Emulator:
         response.raise_for_status()
         return list(response.json()["requests"])
 
+    def next_seq(self) -> int:
+        """The sequence number the next API request will get (faults are drawn per sequence number)."""
+        response = self.http.get(f"{self.url}/_emulator/requests", params={"limit": 1}, timeout=30)
+        return int(response.json()["lastSeq"]) + 1
+
     def token_requests(self) -> list[dict[str, Any]]:
         return self.requests(method="POST", path=f"^{TOKEN_PATH}$")
 

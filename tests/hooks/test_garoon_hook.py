@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from calendar_etl.hooks import garoon as garoon_module
-from calendar_etl.hooks.errors import NotFoundError
+from calendar_etl.hooks.errors import NotFoundError, TransientError
 from calendar_etl.hooks.garoon import GaroonHook
 from include.emulators import Emulators
 from include.emulators.tenant import expected_repeat_dates
@@ -143,6 +143,20 @@ def test_unknown_event_raises_not_found_with_the_garoon_code(garoon_hook: HookFa
     assert "999999" in error.message
     assert (error.method, error.path) == ("GET", "/g/api/v1/schedule/events/999999")
     assert len(garoon_emulator.requests()) == 1
+
+
+def test_create_failing_every_time_gives_up_after_max_attempts_and_creates_nothing(
+    garoon_hook: HookFactory, garoon_emulator: Emulator
+) -> None:
+    before = garoon_emulator.state()["eventCount"]
+    garoon_emulator.faults(error_rate=1.0, methods=["POST"])
+
+    with pytest.raises(TransientError):
+        garoon_hook(max_attempts=3).create_event(_event_body(0), marker="cetl:never", search_target=ATTENDEE)
+
+    assert len(garoon_emulator.requests(method="POST")) == 3
+    assert len(garoon_emulator.requests(method="GET", path=EVENTS_LIST)) == 3  # a marker lookup after each
+    assert garoon_emulator.state()["eventCount"] == before
 
 
 # -- 8. creates under faults ----------------------------------------------------------------------

@@ -15,12 +15,12 @@ from urllib.parse import unquote
 
 import pytest
 
-from calendar_etl.hooks.errors import ValidationError
+from calendar_etl.hooks.errors import AuthenticationError, TransientError, ValidationError
 from calendar_etl.hooks.lineworks import MAX_LIST_DAYS, LineWorksHook, event_id_for
 from calendar_etl.ratelimit import MemoryBudgetStore, RateBudget
 from include.emulators import Emulators
 from tests.emulators.fixtures import ANCHOR
-from tests.hooks.helpers import FAULT_RUN_ATTEMPTS, Emulator, short_sleep, statuses
+from tests.hooks.helpers import FAULT_RUN_ATTEMPTS, TOKEN_PATH, Emulator, short_sleep, statuses
 
 JST = dt.timezone(dt.timedelta(hours=9))
 EVENTS_PATH = r"/calendar/events$"
@@ -134,6 +134,42 @@ def test_token_living_shorter_than_the_refresh_margin_is_reissued_before_use(
 
     assert len(lw_emulator.token_requests()) == 3
     assert 401 not in statuses(lw_emulator.requests(path=r"^/v1\.0/"))
+
+
+def test_token_endpoint_refusals_are_retried(lineworks_hook: HookFactory, lw_emulator: Emulator, lw_user: str) -> None:
+    # the next two requests (both token requests) get 429, the third is served
+    lw_emulator.faults(storm_every=lw_emulator.next_seq(), storm_length=2, paths=f"^{TOKEN_PATH}$")
+
+    lineworks_hook().default_calendar(lw_user)
+
+    assert statuses(lw_emulator.token_requests()) == [429, 429, 200]
+    assert lw_emulator.state()["tokensIssued"] == 1
+
+
+def test_token_endpoint_failures_give_up_after_max_attempts_as_transient(
+    lineworks_hook: HookFactory, lw_emulator: Emulator, lw_user: str
+) -> None:
+    lw_emulator.faults(error_rate=1.0, paths=f"^{TOKEN_PATH}$")
+
+    with pytest.raises(TransientError) as raised:
+        lineworks_hook(max_attempts=3).default_calendar(lw_user)
+
+    assert raised.value.path == TOKEN_PATH and raised.value.status in (500, 502, 503)
+    assert len(lw_emulator.token_requests()) == 3
+    assert lw_emulator.requests(path=r"^/v1\.0/") == []
+
+
+def test_refused_client_secret_raises_authentication_error_without_retrying(
+    lineworks_connection: Callable[..., str], lineworks_hook: HookFactory, lw_emulator: Emulator, lw_user: str
+) -> None:
+    conn_id = lineworks_connection("lineworks_wrong_secret", client_secret="not-the-client-secret")
+
+    with pytest.raises(AuthenticationError) as raised:
+        lineworks_hook(conn_id).default_calendar(lw_user)
+
+    assert (raised.value.status, raised.value.code) == (401, "invalid_client")
+    assert "Client authentication failed" in raised.value.message
+    assert len(lw_emulator.token_requests()) == 1
 
 
 # -- 3. 31-day chunking ---------------------------------------------------------------------------

@@ -169,10 +169,12 @@ class ApiHook(BaseHook):
         waited = 0.0
         refreshed = False
         for attempt in range(1, self.max_attempts + 1):
+            # Credentials first (a token request is not an API operation), then the slot: the call
+            # must leave right when its slot comes.
+            headers = {**kwargs.pop("headers", {}), **self._auth_headers()}
             limit = self._budget_for(operation)
             if limit:
                 self.budget.acquire(*limit)
-            headers = {**kwargs.pop("headers", {}), **self._auth_headers()}
             try:
                 with self._calls_lock:
                     self.calls += 1

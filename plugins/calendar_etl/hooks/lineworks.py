@@ -237,7 +237,7 @@ class LineWorksHook(ApiHook):
                 self._tokens.pop(self._token_key, None)
             users = self.json("GET", self._url("/users"), operation="user-list", params={"count": 1})
         except CalendarApiError as exc:
-            return False, exc.message
+            return False, f"{exc.code}: {exc.message}" if exc.code else exc.message
         return True, f"Connected to LINE WORKS: token issued, directory readable ({len(users.get('users', []))} user on the first page)"
 
     # -- directory --------------------------------------------------------------------------
