@@ -19,6 +19,7 @@ import bisect
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -110,7 +111,7 @@ def _run_phase(base: str, phase: dict[str, Any], seconds: float, go: Any) -> dic
     reserve_ms: list[float] = []
     acquire_ms: list[float] = []
     hook = _hook_for(base, phase, reserve_ms)
-    hook.access_token()  # before the start: ApiHook.request fetches a missing token only after its slot
+    hook.access_token()  # the token request is not part of the measured run
     url = hook.base_url + "/users"
     go.wait(timeout=120)
     end = time.time() + seconds
@@ -313,6 +314,7 @@ def main() -> None:
                 if keys:
                     client.delete(*keys)
                 client.close()
+        shutil.rmtree(workdir, ignore_errors=True)
     print(
         json.dumps(
             {

@@ -10,7 +10,9 @@ One server plays both hosts: ``/oauth2/v2.0/token`` (auth.worksmobile.com) and `
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+import json
 import re
 import secrets
 import threading
@@ -69,6 +71,7 @@ MEMBER_TYPES = {"USER", "GROUP", "ORGUNIT"}
 MEMBER_ROLES = {"CALENDAR_EVENT_READ_WRITE", "EVENT_READ_WRITE", "EVENT_READ", "EVENT_READ_FREE_BUSY"}
 WRITE_ROLES = {"CALENDAR_EVENT_READ_WRITE", "EVENT_READ_WRITE"}
 RECURRENCE_PREFIXES = ("RRULE:", "EXRULE:", "EXDATE", "RDATE")
+CALENDAR_FREQUENCIES = ("HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")  # SECONDLY/MINUTELY refused
 DURATION_RE = r"^[-+]?P(\d+W|(?=\d|T\d)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?)$"
 
 READ_SCOPES = ("calendar", "calendar.read")
@@ -378,7 +381,7 @@ class LineWorksApp(EmulatorApp):
 
     @route("POST", TOKEN_PATH, "token")
     def token(self, request: Request) -> Response:
-        content_type = (request.header("content-type") or "").split(";")[0].strip()
+        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             raise OAuthError(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
         try:
@@ -648,6 +651,10 @@ class LineWorksApp(EmulatorApp):
         body = json_body(request, invalid)
         if not isinstance(body, dict):
             raise invalid("request body must be a JSON object")
+        try:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise invalid("request body contains a lone UTF-16 surrogate (not valid Unicode text)") from exc
         return body
 
     @route("GET", API + "/users/{userId}/calendars/{calendarId}/events", "calendar-event-list", scopes=READ_SCOPES)
@@ -858,8 +865,12 @@ class LineWorksApp(EmulatorApp):
         components = body.get("eventComponents")
         if not isinstance(components, list) or not components:
             raise invalid("eventComponents is required and must be a non-empty array")
-        ids = {c.get("eventId") for c in components if isinstance(c, dict)}
-        ids.discard(None)
+        for i, component in enumerate(components):
+            if isinstance(component, dict) and "eventId" in component:
+                value = component["eventId"]
+                if not isinstance(value, str) or not 1 <= len(value) <= EVENT_ID_MAX_LEN:
+                    raise invalid(f"eventComponents[{i}].eventId must be a string of 1 to {EVENT_ID_MAX_LEN} characters")
+        ids = {c["eventId"] for c in components if isinstance(c, dict) and "eventId" in c}
         if len(ids) > 1:
             raise invalid("all eventComponents must have the same eventId")
         if path_event_id is not None:
@@ -1145,6 +1156,21 @@ def _normalise_until(rule: str, tz: dt.tzinfo | None) -> str:
     return ";".join(parts)
 
 
+def _check_satisfiable(rule: str, line: str) -> None:
+    """Refuse BYMONTH/BYMONTHDAY combinations no date meets (dateutil would search to year 9999 for one)."""
+    parts = dict(p.split("=", 1) for p in rule.upper().split(";") if "=" in p)
+    if "BYMONTH" not in parts or "BYMONTHDAY" not in parts:
+        return
+    try:
+        months = [int(m) for m in parts["BYMONTH"].split(",")]
+        days = [int(d) for d in parts["BYMONTHDAY"].split(",")]
+    except ValueError as exc:
+        raise ValueError(f"{line!r}: BYMONTH and BYMONTHDAY take numbers") from exc
+    lengths = {m: calendar.monthrange(2024, m)[1] for m in range(1, 13)}  # a leap year
+    if not any(1 <= m <= 12 and (1 <= d <= lengths[m] or -lengths[m] <= d <= -1) for m in months for d in days):
+        raise ValueError(f"{line!r} never produces an occurrence")
+
+
 def _rruleset(master: dict[str, Any]) -> rrule.rruleset:
     """Return the occurrence set of a recurring master (validates every recurrence line).
 
@@ -1164,9 +1190,13 @@ def _rruleset(master: dict[str, Any]) -> rrule.rruleset:
         upper = name.upper()
         if upper.startswith(("RRULE", "EXRULE")):
             text = _normalise_until(rest, tz)
+            freq = re.search(r"FREQ=([A-Z]+)", text.upper())
+            if not freq or freq.group(1) not in CALENDAR_FREQUENCIES:
+                raise ValueError(f"{line!r}: FREQ must be one of {', '.join(CALENDAR_FREQUENCIES)}")
             rule = rrule.rrulestr(f"RRULE:{text}", dtstart=dtstart, forceset=False)
             if not isinstance(rule, rrule.rrule):
                 raise ValueError(f"{line!r} is not a single rule")
+            _check_satisfiable(text, line)
             (ruleset.rrule if upper.startswith("RRULE") else ruleset.exrule)(rule)
             continue
         params = dict(p.split("=", 1) for p in name.split(";")[1:] if "=" in p)

@@ -39,11 +39,14 @@ from urllib.parse import quote, quote_plus
 import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
 
 from include.emulators import Emulators
+from include.emulators.core import LOOPBACK
 from include.emulators.lineworks import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_SERVICE_ACCOUNT, JWT_GRANT
 from tests.emulators.fixtures import DEMO_PRIVATE_KEY, GaroonClient, LineWorksClient
 
@@ -89,7 +92,9 @@ ODD_CHARS = st.one_of(
 WEIRD_TEXT = st.one_of(
     st.text(alphabet=ODD_CHARS, max_size=24),
     st.tuples(st.text(max_size=8), st.sampled_from(LONE_SURROGATES), st.text(max_size=8)).map("".join),
-    st.sampled_from(["", " ", "\x00", "\ud800", "a\udfffb", "null", "true", "0", "-1", "{}", "[]", "%00", "../..", "ｓｕｍｍａｒｙ"]),
+    st.sampled_from(
+        ["", " ", "\x00", "\ud800", "a\udfffb", "null", "true", "0", "-1", "{}", "[]", "%00", "../..", "ｓｕｍｍａｒｙ"]
+    ),
 )
 
 
@@ -128,7 +133,9 @@ ANY_JSON = st.recursive(
     max_leaves=6,
 )
 NUMBERS = st.one_of(
-    st.sampled_from([-1, -(2**31), 2**31, 2**32, 2**63, 2**64, 10**30, -(10**300), 1e308, -0.0, 0.5, math.inf, math.nan]),
+    st.sampled_from(
+        [-1, -(2**31), 2**31, 2**32, 2**63, 2**64, 10**30, -(10**300), 1e308, -0.0, 0.5, math.inf, math.nan]
+    ),
     st.integers(),
 )
 # Certainly invalid in every date or date-time field of both APIs.
@@ -196,8 +203,44 @@ UNKNOWN_ZONES = [
     "Etc/GMT+15",
     "Asia/Tōkyō",
 ]
-ODD_ZONES = ["Japan", "UTC", "Etc/UTC", "GMT", "EST", "Factory", "localtime", "ROK", "Asia/Kathmandu", "Pacific/Kiritimati", "America/Los_Angeles", "Etc/GMT-14", "Etc/GMT+12", "America/New_York"]
-NEAR_MISSES = ["opaque", "Opaque", "OPAQUE ", "public", "PRIVATE\x00", "USER ", "user", "ORGANISATION", "display", "EMAIL\n", "accepted", "REGULAR ", "regular", "REPEATING", "TEMPORARY", "ALL_DAY", "SET_PRIVATE_WATCHERS", "GROUP", "ROLE", "facility"]
+ODD_ZONES = [
+    "Japan",
+    "UTC",
+    "Etc/UTC",
+    "GMT",
+    "EST",
+    "Factory",
+    "localtime",
+    "ROK",
+    "Asia/Kathmandu",
+    "Pacific/Kiritimati",
+    "America/Los_Angeles",
+    "Etc/GMT-14",
+    "Etc/GMT+12",
+    "America/New_York",
+]
+NEAR_MISSES = [
+    "opaque",
+    "Opaque",
+    "OPAQUE ",
+    "public",
+    "PRIVATE\x00",
+    "USER ",
+    "user",
+    "ORGANISATION",
+    "display",
+    "EMAIL\n",
+    "accepted",
+    "REGULAR ",
+    "regular",
+    "REPEATING",
+    "TEMPORARY",
+    "ALL_DAY",
+    "SET_PRIVATE_WATCHERS",
+    "GROUP",
+    "ROLE",
+    "facility",
+]
 RULES = [
     "RRULE:FREQ=SECONDLY;COUNT=1000000",
     "RRULE:",
@@ -227,14 +270,74 @@ RULES = [
     "RDATE",
     "EXDATE:",
 ]
-DURATIONS = ["-PT15M", "PT", "P", "-P", "+PT0S", "-P1Y", "P1W2D", "PT99999999999999999999H", "-PT15M\n", "-pt15m", "P0D", "PT-15M", "-P1DT"]
-GRANTS = ["refresh_token", "client_credentials", "authorization_code", "password", JWT_GRANT.upper(), JWT_GRANT + " ", "", "\x00"]
-SCOPES = ["", " ", "calendar", "calendar.read", "bot", "admin", "calendar calendar", "calendar\tuser.read", "calendar " * 2000, "CALENDAR"]
+DURATIONS = [
+    "-PT15M",
+    "PT",
+    "P",
+    "-P",
+    "+PT0S",
+    "-P1Y",
+    "P1W2D",
+    "PT99999999999999999999H",
+    "-PT15M\n",
+    "-pt15m",
+    "P0D",
+    "PT-15M",
+    "-P1DT",
+]
+GRANTS = [
+    "refresh_token",
+    "client_credentials",
+    "authorization_code",
+    "password",
+    JWT_GRANT.upper(),
+    JWT_GRANT + " ",
+    "",
+    "\x00",
+]
+SCOPES = [
+    "",
+    " ",
+    "calendar",
+    "calendar.read",
+    "bot",
+    "admin",
+    "calendar calendar",
+    "calendar\tuser.read",
+    "calendar " * 2000,
+    "CALENDAR",
+]
 KNOWN_NAMES = [
-    "eventId", "recurringEventId", "categoryId", "map", "mapUrl", "videoMeeting", "triggerDateTime", "isResource",
-    "isExternalResource", "id", "date", "dateTime", "timeZone", "resourceValue", "createdTime", "viewUrl",
-    "watchers", "repeatInfo", "repeatId", "code", "isAllDay", "isStartOnly", "eventType", "exclusiveDateTimes",
-    "organizerCalendarId", "members", "type", "__proto__", "constructor", "",
+    "eventId",
+    "recurringEventId",
+    "categoryId",
+    "map",
+    "mapUrl",
+    "videoMeeting",
+    "triggerDateTime",
+    "isResource",
+    "isExternalResource",
+    "id",
+    "date",
+    "dateTime",
+    "timeZone",
+    "resourceValue",
+    "createdTime",
+    "viewUrl",
+    "watchers",
+    "repeatInfo",
+    "repeatId",
+    "code",
+    "isAllDay",
+    "isStartOnly",
+    "eventType",
+    "exclusiveDateTimes",
+    "organizerCalendarId",
+    "members",
+    "type",
+    "__proto__",
+    "constructor",
+    "",
 ]
 CONTENT_TYPES = [
     *["application/json"] * 8,
@@ -409,7 +512,9 @@ def mutated(target: Target) -> st.SearchStrategy[Case]:
                 (kind == "bad-date" and name in ("dateTime", "date"))
                 or (kind == "unknown-zone" and name == "timeZone")
                 or (kind == "huge" and name in target.bounded)
-                or (is_leaf and json_kind(value) != json_kind(old))
+                # another JSON type in a typed field; null counts as leaving the field out
+                or (is_leaf and value is not None and json_kind(value) != json_kind(old))
+                or (value is None and path in target.required)
                 or (
                     target.int_range is not None
                     and json_kind(old) == json_kind(value) == "int"
@@ -461,7 +566,9 @@ def raw_bodies(target: Target) -> st.SearchStrategy[Case]:
         st.binary(max_size=600).map(lambda b: ("arbitrary bytes", b, False)),
         st.integers(0, len(valid) - 1).map(lambda k: (f"valid body cut at {k}", valid[:k], True)),
         st.tuples(st.integers(0, len(valid)), st.integers(0, 4), st.binary(max_size=4)).map(splice),
-        ANY_JSON.filter(lambda v: not isinstance(v, dict)).map(lambda v: ("JSON, not an object", json.dumps(v).encode(), True)),
+        ANY_JSON.filter(lambda v: not isinstance(v, dict)).map(
+            lambda v: ("JSON, not an object", json.dumps(v).encode(), True)
+        ),
         st.sampled_from(SPECIAL_BODIES).map(lambda pair: ("special body", *pair)),
     )
 
@@ -502,7 +609,12 @@ def lineworks_component(all_day: bool) -> dict[str, Any]:
         "videoMeeting": {"url": "https://meet.example.com/abc", "resourceId": "vm-1"},
         "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=3"],
         "attendees": [
-            {"email": "sato-ken@demo.example.com", "displayName": "Sato", "partstat": "NEEDS-ACTION", "isOptional": False},
+            {
+                "email": "sato-ken@demo.example.com",
+                "displayName": "Sato",
+                "partstat": "NEEDS-ACTION",
+                "isOptional": False,
+            },
             {"id": "resource-room-1", "isResource": True, "displayName": "Room 1"},
         ],
         "reminders": [
@@ -562,7 +674,13 @@ def lineworks_target(shape: str, event_id: str | None = None) -> Target:
         required |= {(*c, side, part) for side in ("start", "end") for part in ("dateTime", "timeZone")}
     if shape == "with-exception":
         x: Path = ("eventComponents", 1)
-        required |= {(*c, "recurrence"), (*c, "recurrence", 0), (*x, "recurringEventId"), (*x, "summary"), (*x, "start")}
+        required |= {
+            (*c, "recurrence"),
+            (*c, "recurrence", 0),
+            (*x, "recurringEventId"),
+            (*x, "summary"),
+            (*x, "start"),
+        }
         required |= {(*x, side, part) for side in ("start", "end") for part in ("dateTime", "timeZone")}
     if event_id is not None:
         required |= {(*c, "eventId")}
@@ -582,7 +700,10 @@ LW_CALENDAR = {
 }
 _MEMBER_FIELDS = {("members", i, f) for i in (0, 1) for f in ("id", "type", "role")}
 LW_CALENDAR_CREATE = Target(
-    "calendar-create", LW_CALENDAR, frozenset({("calendarName",), *_MEMBER_FIELDS}), frozenset({"calendarName", "description", "type", "role"})
+    "calendar-create",
+    LW_CALENDAR,
+    frozenset({("calendarName",), *_MEMBER_FIELDS}),
+    frozenset({"calendarName", "description", "type", "role"}),
 )
 LW_CALENDAR_PATCH = Target(
     "calendar-patch", LW_CALENDAR, frozenset(_MEMBER_FIELDS), frozenset({"calendarName", "description", "type", "role"})
@@ -613,7 +734,9 @@ GAROON_ALL_DAY = {
     "end": {"dateTime": f"{EVENT_DAY}T23:59:59+09:00", "timeZone": "Asia/Tokyo"},
     "attendees": [{"type": "USER", "id": "2"}],
 }
-_GAROON_TIMES = {(side,) for side in ("start", "end")} | {(side, part) for side in ("start", "end") for part in ("dateTime", "timeZone")}
+_GAROON_TIMES = {(side,) for side in ("start", "end")} | {
+    (side, part) for side in ("start", "end") for part in ("dateTime", "timeZone")
+}
 _GAROON_NESTED = {
     ("attendees", 0, "type"),
     ("attendees", 1, "type"),
@@ -626,11 +749,22 @@ _GAROON_NESTED = {
     ("additionalItems", "item", "value"),
 }
 GAROON_BOUNDED = frozenset({"dateTime", "timeZone", "type", "eventType", "visibilityType", "id", "code"})
-GAROON_CREATE_REGULAR = Target("create-regular", GAROON_REGULAR, frozenset({("eventType",), *_GAROON_TIMES, *_GAROON_NESTED}), GAROON_BOUNDED)
+GAROON_CREATE_REGULAR = Target(
+    "create-regular", GAROON_REGULAR, frozenset({("eventType",), *_GAROON_TIMES, *_GAROON_NESTED}), GAROON_BOUNDED
+)
 GAROON_CREATE_ALL_DAY = Target(
     "create-all-day",
     GAROON_ALL_DAY,
-    frozenset({("eventType",), ("attendees",), ("attendees", 0), ("attendees", 0, "type"), ("attendees", 0, "id"), *_GAROON_TIMES}),
+    frozenset(
+        {
+            ("eventType",),
+            ("attendees",),
+            ("attendees", 0),
+            ("attendees", 0, "type"),
+            ("attendees", 0, "id"),
+            *_GAROON_TIMES,
+        }
+    ),
     GAROON_BOUNDED,
 )
 GAROON_PATCH_ALL_DAY = Target(
@@ -715,7 +849,9 @@ def check_answer(
         assert isinstance(body["description"], str), where
     elif api == "oauth":
         assert code in (400, 401), f"status not 400/401: {where}"
-        assert isinstance(body, dict) and set(body) == {"error", "error_description"}, f"not an OAuth error body: {where}"
+        assert isinstance(body, dict) and set(body) == {"error", "error_description"}, (
+            f"not an OAuth error body: {where}"
+        )
         assert body["error"] in {
             "invalid_request",
             "invalid_client",
@@ -728,11 +864,17 @@ def check_answer(
     else:
         allowed = error_statuses or frozenset({400, 404, 415})
         assert code in allowed, f"status not one of {sorted(allowed)}: {where}"
-        assert isinstance(body, dict) and set(body) == {"error"} and isinstance(body["error"], dict), f"not a Garoon error body: {where}"
+        assert isinstance(body, dict) and set(body) == {"error"} and isinstance(body["error"], dict), (
+            f"not a Garoon error body: {where}"
+        )
         error = body["error"]
-        assert isinstance(error.get("errorCode"), str) and error["errorCode"].startswith("GRN_"), f"errorCode is not GRN_*: {where}"
+        assert isinstance(error.get("errorCode"), str) and error["errorCode"].startswith("GRN_"), (
+            f"errorCode is not GRN_*: {where}"
+        )
         assert isinstance(error.get("message"), str), f"error.message missing: {where}"
-        assert response.headers.get("X-Cybozu-Error") == error["errorCode"], f"X-Cybozu-Error header != errorCode: {where}"
+        assert response.headers.get("X-Cybozu-Error") == error["errorCode"], (
+            f"X-Cybozu-Error header != errorCode: {where}"
+        )
 
 
 def lineworks_event_ok(expected_id: str | None = None) -> Callable[[requests.Response], None]:
@@ -782,6 +924,15 @@ def token_ok(response: requests.Response) -> None:
 def segment(text: str) -> str:
     """Percent-encode one path segment, dots included (a literal ``..`` would be resolved by the client)."""
     return quote(text, safe="").replace(".", "%2E")
+
+
+def addressable(text: str) -> bool:
+    """False for an id no URL can carry (a lone surrogate has no UTF-8 form): such an event stays behind."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def describe(method: str, path: str, case: Case) -> str:
@@ -854,21 +1005,38 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def lw_create_valid(test: str, env: LineWorksEnv, shape: str = "timed") -> str:
-    response = send(test, env.call, "POST", f"/users/{env.user_id}/calendar/events", data=json.dumps(lineworks_event(shape)), headers=JSON_HEADERS)
+    response = send(
+        test,
+        env.call,
+        "POST",
+        f"/users/{env.user_id}/calendar/events",
+        data=json.dumps(lineworks_event(shape)),
+        headers=JSON_HEADERS,
+    )
     assert response.status_code == 201, f"the valid body is refused: {response.status_code} {response.text[:400]}"
     return str(response.json()["eventComponents"][0]["eventId"])
 
 
 def garoon_create_valid(test: str, client: GaroonClient, body: dict[str, Any] = GAROON_REGULAR) -> str:
     response = send(test, client.api, "POST", "/schedule/events", data=json.dumps(body), headers=JSON_HEADERS)
-    assert response.status_code in (200, 201), f"the valid body is refused: {response.status_code} {response.text[:400]}"
+    assert response.status_code in (200, 201), (
+        f"the valid body is refused: {response.status_code} {response.text[:400]}"
+    )
     return str(response.json()["id"])
 
 
 # ============================================================================ LINE WORKS: token endpoint
 
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
-_SIGNING_KEY = _RS256.prepare_key(DEMO_PRIVATE_KEY)
+
+
+def _load_signing_key() -> RSAPrivateKey:
+    key = serialization.load_pem_private_key(DEMO_PRIVATE_KEY.encode(), password=None)
+    assert isinstance(key, RSAPrivateKey)
+    return key
+
+
+_SIGNING_KEY = _load_signing_key()  # loaded once: loading the PEM costs ~40 ms
 
 
 def b64url(raw: bytes) -> str:
@@ -909,22 +1077,38 @@ def assertions(draw: st.DrawFn) -> tuple[str, str | Huge]:
         if draw(st.booleans()) and name in claims:
             del claims[name]
             return f"claim {name} removed", signed_token({"alg": "RS256", "typ": "JWT"}, json.dumps(claims).encode())
-        value = draw(st.one_of(ANY_JSON, NUMBERS, st.integers(-(10**6), 10**6).map(Offset), st.sampled_from([DEMO_CLIENT_ID, DEMO_SERVICE_ACCOUNT])))
+        value = draw(
+            st.one_of(
+                ANY_JSON,
+                NUMBERS,
+                st.integers(-(10**6), 10**6).map(Offset),
+                st.sampled_from([DEMO_CLIENT_ID, DEMO_SERVICE_ACCOUNT]),
+            )
+        )
         claims[name] = claims["iat"] + value.seconds if isinstance(value, Offset) else value
         return f"claim {name}={value!r:.80}", signed_token({"alg": "RS256", "typ": "JWT"}, json.dumps(claims).encode())
     if shape == "payload":
         value = draw(ANY_JSON.filter(lambda v: not isinstance(v, dict)))
         return f"payload {value!r:.80}", signed_token({"alg": "RS256"}, json.dumps(value).encode())
     if shape == "header":
-        header = draw(st.one_of(ANY_JSON, st.dictionaries(st.sampled_from(["alg", "typ", "kid", "crit", "b64", "jku"]), ANY_JSON, max_size=3).map(lambda h: {"alg": "RS256", **h})))
+        header = draw(
+            st.one_of(
+                ANY_JSON,
+                st.dictionaries(st.sampled_from(["alg", "typ", "kid", "crit", "b64", "jku"]), ANY_JSON, max_size=3).map(
+                    lambda h: {"alg": "RS256", **h}
+                ),
+            )
+        )
         return f"header {header!r:.80}", signed_token(header, json.dumps(valid_claims()).encode())
     if shape == "alg":
         alg = draw(st.sampled_from(["none", "HS256", "RS512", "ES256"]))
         if alg == "none":
-            return "alg none", jwt.encode(valid_claims(), None, algorithm="none")
+            return "alg none", jwt.encode(valid_claims(), "", algorithm="none")
         if alg == "HS256":
             return "HS256 with the client secret", jwt.encode(valid_claims(), DEMO_CLIENT_SECRET, algorithm="HS256")
-        return f"header alg {alg} over an RS256 signature", signed_token({"alg": alg}, json.dumps(valid_claims()).encode())
+        return f"header alg {alg} over an RS256 signature", signed_token(
+            {"alg": alg}, json.dumps(valid_claims()).encode()
+        )
     if shape == "text":
         return "text", draw(st.text(max_size=40))
     if shape == "huge":
@@ -951,7 +1135,10 @@ TOKEN_CONTENT_TYPES = [
     "text/plain",
     "multipart/form-data; boundary=x",
 ]
-FORM_TEXT = st.one_of(st.text(max_size=30), st.builds(Huge, st.sampled_from(["a", "é", "%", "&", "=", "+ "]), st.integers(10_000, 300_000)))
+FORM_TEXT = st.one_of(
+    st.text(max_size=30),
+    st.builds(Huge, st.sampled_from(["a", "é", "%", "&", "=", "+ "]), st.integers(10_000, 300_000)),
+)
 
 
 def form_encode(form: dict[str, str | Huge]) -> bytes:
@@ -971,7 +1158,12 @@ def token_requests(draw: st.DrawFn, refresh_token: str) -> Case:
     form_media = is_form_media(content_type)
     shape = draw(st.sampled_from(["form"] * 5 + ["raw"]))
     if shape == "raw":
-        body = draw(st.one_of(st.binary(max_size=400), st.sampled_from([b"", b"&&&", b"=", b"a=%zz&b=%", b"grant_type", b"\xff\xfe=1", b"%ff%fe=%80"])))
+        body = draw(
+            st.one_of(
+                st.binary(max_size=400),
+                st.sampled_from([b"", b"&&&", b"=", b"a=%zz&b=%", b"grant_type", b"\xff\xfe=1", b"%ff%fe=%80"]),
+            )
+        )
         return Case("raw form bytes", body, content_type, not form_media)
     form: dict[str, str | Huge] = {
         "grant_type": JWT_GRANT,
@@ -981,7 +1173,9 @@ def token_requests(draw: st.DrawFn, refresh_token: str) -> Case:
         "scope": "calendar user.read",
     }
     required = {"grant_type", "client_id", "client_secret", "assertion", "scope"}
-    op = draw(st.sampled_from(["remove", "replace", "replace", "assertion", "assertion", "assertion", "refresh", "add"]))
+    op = draw(
+        st.sampled_from(["remove", "replace", "replace", "assertion", "assertion", "assertion", "refresh", "add"])
+    )
     must_fail = not form_media
     if op == "remove":
         name = draw(st.sampled_from(sorted(form)))
@@ -991,7 +1185,12 @@ def token_requests(draw: st.DrawFn, refresh_token: str) -> Case:
     elif op == "replace":
         name = draw(st.sampled_from(sorted(form)))
         value = draw(
-            st.one_of(FORM_TEXT, st.sampled_from(GRANTS if name == "grant_type" else SCOPES if name == "scope" else ["", " ", "\x00", "é"]))
+            st.one_of(
+                FORM_TEXT,
+                st.sampled_from(
+                    GRANTS if name == "grant_type" else SCOPES if name == "scope" else ["", " ", "\x00", "é"]
+                ),
+            )
         )
         form[name] = value
         what = f"replace {name} with {value!r:.80}"
@@ -1026,7 +1225,9 @@ def test_lineworks_token_endpoint(emulators: Emulators, lw: LineWorksEnv) -> Non
         EXAMPLES_RUN[test] += 1
         response = send(test, call, "POST", "/oauth2/v2.0/token", case.what, data=case.body, headers=headers_for(case))
         request = describe("POST", "/oauth2/v2.0/token", case)
-        check_answer(response, api="oauth", request=request, must_fail=case.must_fail, status=form_status(case), success=token_ok)
+        check_answer(
+            response, api="oauth", request=request, must_fail=case.must_fail, status=form_status(case), success=token_ok
+        )
 
     run()
 
@@ -1044,10 +1245,23 @@ def _fuzz_lineworks_create(test: str, env: LineWorksEnv, path: str) -> None:
     def run(case: Case) -> None:
         EXAMPLES_RUN[test] += 1
         response = send(test, env.call, "POST", path, case.what, data=case.body, headers=headers_for(case))
-        check_answer(response, api="lineworks", request=describe("POST", path, case), must_fail=case.must_fail, status=media_status(case), success=lineworks_event_ok())
-        if response.status_code == 201:  # keep the calendar small: remove what was created
-            event_id = segment(response.json()["eventComponents"][0]["eventId"])
-            gone = send(test, env.call, "DELETE", f"/users/{env.user_id}/calendar/events/{event_id}", params={"sendNotification": "false"})
+        check_answer(
+            response,
+            api="lineworks",
+            request=describe("POST", path, case),
+            must_fail=case.must_fail,
+            status=media_status(case),
+            success=lineworks_event_ok(),
+        )
+        created_id = response.json()["eventComponents"][0]["eventId"] if response.status_code == 201 else None
+        if created_id is not None and addressable(created_id):  # keep the calendar small: remove what was created
+            gone = send(
+                test,
+                env.call,
+                "DELETE",
+                f"/users/{env.user_id}/calendar/events/{segment(created_id)}",
+                params={"sendNotification": "false"},
+            )
             assert gone.status_code == 204, f"clean-up of a created event failed: {gone.status_code} {gone.text[:300]}"
 
     run()
@@ -1068,10 +1282,15 @@ def test_lineworks_create_event_in_default_calendar(lw: LineWorksEnv) -> None:
 def test_lineworks_update_event(lw: LineWorksEnv) -> None:
     test = "lineworks-update"
     event_id = lw_create_valid(test, lw)
-    paths = [f"/users/{lw.user_id}/calendar/events/{event_id}", f"/users/{lw.user_id}/calendars/{lw.calendar_id}/events/{event_id}"]
+    paths = [
+        f"/users/{lw.user_id}/calendar/events/{event_id}",
+        f"/users/{lw.user_id}/calendars/{lw.calendar_id}/events/{event_id}",
+    ]
     for path in paths:  # the unmutated bodies are valid on both paths
         for shape in LW_SHAPES:
-            response = send(test, lw.call, "PUT", path, data=json.dumps(lineworks_event(shape, event_id)), headers=JSON_HEADERS)
+            response = send(
+                test, lw.call, "PUT", path, data=json.dumps(lineworks_event(shape, event_id)), headers=JSON_HEADERS
+            )
             assert response.status_code == 200, response.text
 
     @fuzz_settings(test)
@@ -1079,7 +1298,14 @@ def test_lineworks_update_event(lw: LineWorksEnv) -> None:
     def run(case: Case, path: str) -> None:
         EXAMPLES_RUN[test] += 1
         response = send(test, lw.call, "PUT", path, case.what, data=case.body, headers=headers_for(case))
-        check_answer(response, api="lineworks", request=describe("PUT", path, case), must_fail=case.must_fail, status=media_status(case), success=lineworks_event_ok(event_id))
+        check_answer(
+            response,
+            api="lineworks",
+            request=describe("PUT", path, case),
+            must_fail=case.must_fail,
+            status=media_status(case),
+            success=lineworks_event_ok(event_id),
+        )
 
     run()
 
@@ -1093,7 +1319,9 @@ FUZZED_IDS = st.one_of(
 )
 SEND_NOTIFICATION = st.one_of(
     st.none(),
-    st.sampled_from(["", "true", "false", "TRUE", "False", "1", "0", "yes", "null", " true", "true ", "\x00", "trueee"]),
+    st.sampled_from(
+        ["", "true", "false", "TRUE", "False", "1", "0", "yes", "null", " true", "true ", "\x00", "trueee"]
+    ),
     st.text(max_size=20),
     st.lists(st.sampled_from(["true", "false", "", "maybe"]), min_size=2, max_size=3),
 )
@@ -1140,7 +1368,14 @@ def test_lineworks_create_calendar(lw: LineWorksEnv) -> None:
     def run(case: Case) -> None:
         EXAMPLES_RUN[test] += 1
         response = send(test, lw.call, "POST", "/calendars", case.what, data=case.body, headers=headers_for(case))
-        check_answer(response, api="lineworks", request=describe("POST", "/calendars", case), must_fail=case.must_fail, status=media_status(case), success=lineworks_calendar_ok)
+        check_answer(
+            response,
+            api="lineworks",
+            request=describe("POST", "/calendars", case),
+            must_fail=case.must_fail,
+            status=media_status(case),
+            success=lineworks_calendar_ok,
+        )
         if response.status_code == 201:
             gone = send(test, lw.call, "DELETE", f"/calendars/{segment(response.json()['calendarId'])}")
             assert gone.status_code == 204, gone.text
@@ -1160,7 +1395,14 @@ def test_lineworks_patch_calendar(lw: LineWorksEnv) -> None:
     def run(case: Case) -> None:
         EXAMPLES_RUN[test] += 1
         response = send(test, lw.call, "PATCH", path, case.what, data=case.body, headers=headers_for(case))
-        check_answer(response, api="lineworks", request=describe("PATCH", path, case), must_fail=case.must_fail, status=media_status(case), success=lineworks_calendar_ok)
+        check_answer(
+            response,
+            api="lineworks",
+            request=describe("PATCH", path, case),
+            must_fail=case.must_fail,
+            status=media_status(case),
+            success=lineworks_calendar_ok,
+        )
 
     run()
 
@@ -1188,7 +1430,7 @@ def test_lineworks_body_over_the_cap_is_413_in_the_api_format(emulators: Emulato
     answer cannot race with a reset of a half-written upload.
     """
     path = f"/v1.0/users/{lw.user_id}/calendar/events"
-    connection = http.client.HTTPConnection(emulators.lineworks.server_address[0], emulators.lineworks.port, timeout=30)
+    connection = http.client.HTTPConnection(LOOPBACK, emulators.lineworks.port, timeout=30)
     try:
         connection.putrequest("POST", path)
         connection.putheader("Authorization", f"Bearer {lw.client.token}")
@@ -1220,12 +1462,23 @@ def test_garoon_create_event(grn: GaroonClient) -> None:
         EXAMPLES_RUN[test] += 1
         response = send(test, grn.api, "POST", "/schedule/events", case.what, data=case.body, headers=headers_for(case))
         request = describe("POST", "/g/api/v1/schedule/events", case)
-        check_answer(response, api="garoon", request=request, must_fail=case.must_fail, status=media_status(case), success=garoon_event_ok())
+        check_answer(
+            response,
+            api="garoon",
+            request=request,
+            must_fail=case.must_fail,
+            status=media_status(case),
+            success=garoon_event_ok(),
+        )
         if response.status_code in (200, 201):  # keep facilities free: remove what was created
             gone = send(test, grn.api, "DELETE", f"/schedule/events/{response.json()['id']}")
             assert gone.status_code == 204, gone.text
 
     run()
+
+
+def for_event(event_id: str, cases: st.SearchStrategy[Case]) -> st.SearchStrategy[tuple[str, Case]]:
+    return cases.map(lambda case: (event_id, case))
 
 
 def test_garoon_patch_event(grn: GaroonClient) -> None:
@@ -1238,20 +1491,33 @@ def test_garoon_patch_event(grn: GaroonClient) -> None:
             str(e["id"]) for e in events if e.get("eventType") == kind and e.get("visibilityType", "PUBLIC") == "PUBLIC"
         )
 
-    targets = [(created, GAROON_PATCH), (seeded("REPEATING"), GAROON_PATCH_OTHER_ROOM), (seeded("ALL_DAY"), GAROON_PATCH_ALL_DAY)]
+    targets = [
+        (created, GAROON_PATCH),
+        (seeded("REPEATING"), GAROON_PATCH_OTHER_ROOM),
+        (seeded("ALL_DAY"), GAROON_PATCH_ALL_DAY),
+    ]
     for event_id, target in targets:  # the unmutated bodies are valid for their appointment
-        valid = send(test, grn.api, "PATCH", f"/schedule/events/{event_id}", data=json.dumps(target.base), headers=JSON_HEADERS)
+        valid = send(
+            test, grn.api, "PATCH", f"/schedule/events/{event_id}", data=json.dumps(target.base), headers=JSON_HEADERS
+        )
         assert valid.status_code == 200, f"{event_id}: {valid.text}"
 
     @fuzz_settings(test)
-    @given(choice=st.one_of(*(bodies(t).map(lambda case, i=i: (targets[i][0], case)) for i, (_, t) in enumerate(targets))))
+    @given(choice=st.one_of(*(for_event(event_id, bodies(target)) for event_id, target in targets)))
     def run(choice: tuple[str, Case]) -> None:
         EXAMPLES_RUN[test] += 1
         event_id, case = choice
         path = f"/schedule/events/{event_id}"
         response = send(test, grn.api, "PATCH", path, case.what, data=case.body, headers=headers_for(case))
         request = describe("PATCH", f"/g/api/v1{path}", case)
-        check_answer(response, api="garoon", request=request, must_fail=case.must_fail, status=media_status(case), success=garoon_event_ok(event_id))
+        check_answer(
+            response,
+            api="garoon",
+            request=request,
+            must_fail=case.must_fail,
+            status=media_status(case),
+            success=garoon_event_ok(event_id),
+        )
 
     run()
 
@@ -1277,7 +1543,8 @@ def test_garoon_delete_event(grn: GaroonClient) -> None:
         request = f"DELETE /g/api/v1{path} {kwargs!r:.200}"
         if event_id in seeded:  # a seeded appointment: deleted, or refused (temporary, private)
             check_answer(response, api="garoon", request=request, success=no_body, error_statuses=frozenset({400, 403}))
-            seeded.discard(event_id)
+            if response.status_code == 204:
+                seeded.discard(event_id)
         else:
             check_answer(response, api="garoon", request=request, status=204 if existing else 404, success=no_body)
 

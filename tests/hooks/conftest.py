@@ -72,7 +72,9 @@ def lineworks_connection(
 
     def make(conn_id: str = LINEWORKS_CONN_ID, **extra_changes: Any) -> str:
         extra = {**lineworks_extras, **extra_changes}
-        _set_connection(monkeypatch, conn_id, {"conn_type": "lineworks", "host": f"{lw_emulator.url}/v1.0", "extra": extra})
+        _set_connection(
+            monkeypatch, conn_id, {"conn_type": "lineworks", "host": f"{lw_emulator.url}/v1.0", "extra": extra}
+        )
         return conn_id
 
     make()
@@ -80,12 +82,12 @@ def lineworks_connection(
 
 
 @pytest.fixture()
-def garoon_connection(
-    monkeypatch: pytest.MonkeyPatch, garoon_emulator: Emulator, tmp_path: Path
-) -> Callable[..., str]:
+def garoon_connection(monkeypatch: pytest.MonkeyPatch, garoon_emulator: Emulator, tmp_path: Path) -> Callable[..., str]:
     """Set ``AIRFLOW_CONN_<ID>`` for a Garoon connection (login/password overridable); return its id."""
 
-    def make(conn_id: str = GAROON_CONN_ID, *, login: str = ADMIN_LOGIN, password: str = DEMO_PASSWORD, **extra: Any) -> str:
+    def make(
+        conn_id: str = GAROON_CONN_ID, *, login: str = ADMIN_LOGIN, password: str = DEMO_PASSWORD, **extra: Any
+    ) -> str:
         conn = {
             "conn_type": "garoon",
             "host": garoon_emulator.url,

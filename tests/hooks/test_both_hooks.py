@@ -61,6 +61,7 @@ def api(request: pytest.FixtureRequest) -> Api:
 
 # -- 7. retries -----------------------------------------------------------------------------------
 
+
 def test_429_storms_are_retried_until_the_calls_succeed(api: Api) -> None:
     hook = api.hook()
     api.emulator.faults(storm_every=4, storm_length=2)  # two of every four requests get 429
@@ -79,7 +80,9 @@ def test_429_storms_are_retried_until_the_calls_succeed(api: Api) -> None:
     [({"error_rate": 1.0, "error_statuses": [502]}, 502), ({"reset_rate": 1.0}, None), ({"throttle_rate": 1.0}, 429)],
     ids=["5xx", "reset", "429"],
 )
-def test_failed_attempts_are_retried_until_the_call_succeeds(api: Api, faults: dict[str, Any], status: int | None) -> None:
+def test_failed_attempts_are_retried_until_the_call_succeeds(
+    api: Api, faults: dict[str, Any], status: int | None
+) -> None:
     backoffs: list[float] = []
 
     def sleep(seconds: float) -> None:  # the API recovers during the second backoff
@@ -97,11 +100,13 @@ def test_failed_attempts_are_retried_until_the_call_succeeds(api: Api, faults: d
 
 
 @pytest.mark.parametrize(
-    ("faults", "status"), [({"error_rate": 1.0}, 503), ({"reset_rate": 1.0}, None)], ids=["5xx", "reset"]
+    ("faults", "status"),
+    [({"error_rate": 1.0, "error_statuses": [503]}, 503), ({"reset_rate": 1.0}, None)],
+    ids=["5xx", "reset"],
 )
 def test_retries_give_up_after_max_attempts(api: Api, faults: dict[str, Any], status: int | None) -> None:
     hook = api.hook(max_attempts=3)
-    api.emulator.faults(**faults, error_statuses=[503], paths=api.read_path)
+    api.emulator.faults(**faults, paths=api.read_path)
 
     with pytest.raises(TransientError) as raised:
         api.read(hook)

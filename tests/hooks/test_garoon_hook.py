@@ -26,7 +26,23 @@ RANGE_END = dt.datetime.combine(ANCHOR + dt.timedelta(days=31), dt.time(), JST)
 EVENTS_LIST = r"^/g/api/v1/schedule/events$"
 TINY_PAGE = 7
 
+GAROON_FAULTS = {"error_rate": 0.1, "reset_rate": 0.05, "lost_response_rate": 0.05, "seed": 11}
+FAULT_RUN_CREATES = 300
+ATTENDEE = "2"
+
 HookFactory = Callable[..., GaroonHook]
+
+
+def event_body(n: int) -> dict[str, Any]:
+    """A half-hour REGULAR event attended by ``ATTENDEE``, on one of 14 days from the anchor."""
+    start = dt.datetime.combine(ANCHOR + dt.timedelta(days=n % 14), dt.time(8 + n % 10), JST)
+    return {
+        "eventType": "REGULAR",
+        "subject": f"fault run {n}",
+        "start": {"dateTime": start.isoformat(), "timeZone": "Asia/Tokyo"},
+        "end": {"dateTime": (start + dt.timedelta(minutes=30)).isoformat(), "timeZone": "Asia/Tokyo"},
+        "attendees": [{"type": "USER", "id": ATTENDEE}],
+    }
 
 
 def event_keys(events: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
@@ -134,7 +150,9 @@ def test_lists_yield_occurrences_and_get_event_returns_the_master(
 # -- 7. typed errors ------------------------------------------------------------------------------
 
 
-def test_unknown_event_raises_not_found_with_the_garoon_code(garoon_hook: HookFactory, garoon_emulator: Emulator) -> None:
+def test_unknown_event_raises_not_found_with_the_garoon_code(
+    garoon_hook: HookFactory, garoon_emulator: Emulator
+) -> None:
     with pytest.raises(NotFoundError) as raised:
         garoon_hook().get_event("999999")
 
@@ -152,7 +170,7 @@ def test_create_failing_every_time_gives_up_after_max_attempts_and_creates_nothi
     garoon_emulator.faults(error_rate=1.0, methods=["POST"])
 
     with pytest.raises(TransientError):
-        garoon_hook(max_attempts=3).create_event(_event_body(0), marker="cetl:never", search_target=ATTENDEE)
+        garoon_hook(max_attempts=3).create_event(event_body(0), marker="cetl:never", search_target=ATTENDEE)
 
     assert len(garoon_emulator.requests(method="POST")) == 3
     assert len(garoon_emulator.requests(method="GET", path=EVENTS_LIST)) == 3  # a marker lookup after each
@@ -160,21 +178,6 @@ def test_create_failing_every_time_gives_up_after_max_attempts_and_creates_nothi
 
 
 # -- 8. creates under faults ----------------------------------------------------------------------
-
-GAROON_FAULTS = {"error_rate": 0.1, "reset_rate": 0.05, "lost_response_rate": 0.05, "seed": 11}
-FAULT_RUN_CREATES = 300
-ATTENDEE = "2"
-
-
-def _event_body(n: int) -> dict[str, Any]:
-    start = dt.datetime.combine(ANCHOR + dt.timedelta(days=n % 14), dt.time(8 + n % 10), JST)
-    return {
-        "eventType": "REGULAR",
-        "subject": f"fault run {n}",
-        "start": {"dateTime": start.isoformat(), "timeZone": "Asia/Tokyo"},
-        "end": {"dateTime": (start + dt.timedelta(minutes=30)).isoformat(), "timeZone": "Asia/Tokyo"},
-        "attendees": [{"type": "USER", "id": ATTENDEE}],
-    }
 
 
 def test_creates_under_faults_are_neither_lost_nor_doubled(
@@ -186,7 +189,7 @@ def test_creates_under_faults_are_neither_lost_nor_doubled(
     garoon_emulator.faults(**GAROON_FAULTS)
 
     def create(n: int) -> str:
-        return str(hook.create_event(_event_body(n), marker=markers[n], search_target=ATTENDEE)["id"])
+        return str(hook.create_event(event_body(n), marker=markers[n], search_target=ATTENDEE)["id"])
 
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:

@@ -49,7 +49,9 @@ def read_some(hook: LineWorksHook, user: str) -> None:
 # -- 1. token reuse -------------------------------------------------------------------------------
 
 
-def test_many_calls_through_one_hook_use_one_token(lineworks_hook: HookFactory, lw_emulator: Emulator, lw_user: str) -> None:
+def test_many_calls_through_one_hook_use_one_token(
+    lineworks_hook: HookFactory, lw_emulator: Emulator, lw_user: str
+) -> None:
     hook = lineworks_hook()
     for _ in range(5):
         read_some(hook, lw_user)
@@ -112,7 +114,7 @@ def test_concurrent_401s_after_expiry_refresh_the_token_once(
     hook = lineworks_hook()
     hook.default_calendar(lw_user)
     lw_emulator.expire_tokens()
-    lw_emulator.faults(latency_ms=600, paths="/calendar-personals$")  # this call is refused last
+    lw_emulator.faults(latency_ms=1000, paths="/calendar-personals$")  # this call is refused last
 
     with ThreadPoolExecutor(2) as pool:
         slow = pool.submit(lambda: list(hook.iter_calendars(lw_user)))
@@ -190,12 +192,14 @@ def test_long_range_is_listed_in_contiguous_31_day_calls_and_a_series_comes_back
     start = dt.datetime(2026, 11, 1, tzinfo=JST)
     end = start + dt.timedelta(days=100)  # 31 + 31 + 31 + 7
     day = start.date()
-    weekly = hook.create_event(lw_user, None, [component("weekly", day + dt.timedelta(days=2), recurrence=["RRULE:FREQ=WEEKLY"])])
+    weekly = hook.create_event(
+        lw_user, None, [component("weekly", day + dt.timedelta(days=2), recurrence=["RRULE:FREQ=WEEKLY"])]
+    )
     inside = [
         hook.create_event(lw_user, None, [component(f"inside {n}", day + dt.timedelta(days=n))]) for n in (40, 97)
     ]
-    for offset in (-3, 101, 110):  # before the range, on its (exclusive) end, after it
-        hook.create_event(lw_user, None, [component(f"outside {offset}", day + dt.timedelta(days=offset))])
+    for offset, hour in ((-3, 10), (100, 0), (110, 10)):  # before the range, at its (exclusive) end, after it
+        hook.create_event(lw_user, None, [component(f"outside {offset}", day + dt.timedelta(days=offset), hour)])
     since = lw_emulator.requests()[-1]["seq"]
 
     events = list(hook.iter_events(lw_user, None, start, end))

@@ -42,7 +42,9 @@ class Transcript:
             raise AssertionError("the call was expected to fail")
 
 
-def _lineworks_session(hook: LineWorksHook, bad: LineWorksHook, lw_emulator: Emulator, user: str, out: Transcript) -> None:
+def _lineworks_session(
+    hook: LineWorksHook, bad: LineWorksHook, lw_emulator: Emulator, user: str, out: Transcript
+) -> None:
     assert hook.test_connection()[0]
     list(hook.iter_users())
     start = {"dateTime": f"{ANCHOR}T10:00:00", "timeZone": "Asia/Tokyo"}
@@ -68,7 +70,13 @@ def _garoon_session(hook: GaroonHook, bad: GaroonHook, out: Transcript) -> None:
     begin = dt.datetime.combine(ANCHOR, dt.time(), JST)
     list(hook.iter_events(begin, begin + dt.timedelta(days=7), "2", "user"))
     start = {"dateTime": (begin + dt.timedelta(hours=10)).isoformat(), "timeZone": "Asia/Tokyo"}
-    body = {"eventType": "REGULAR", "subject": "secrets", "start": start, "end": start, "attendees": [{"type": "USER", "id": "2"}]}
+    body = {
+        "eventType": "REGULAR",
+        "subject": "secrets",
+        "start": start,
+        "end": start,
+        "attendees": [{"type": "USER", "id": "2"}],
+    }
     hook.create_event(body, marker="cetl:secrets", search_target="2")
     with out.expect_error():
         hook.get_event("999999")
@@ -117,9 +125,7 @@ def test_no_credential_or_token_reaches_a_log_or_an_exception(
     session_transcript: tuple[str, Transcript], lineworks_extras: dict[str, Any], lw_emulator: Emulator
 ) -> None:
     logs, out = session_transcript
-    key_body = [
-        line for line in lineworks_extras["private_key"].splitlines() if line and not line.startswith("-----")
-    ]
+    key_body = [line for line in lineworks_extras["private_key"].splitlines() if line and not line.startswith("-----")]
     tokens = _issued_tokens(lw_emulator)
     secrets = {
         "Garoon password": [DEMO_PASSWORD, WRONG_PASSWORD, _cybozu_auth(DEMO_PASSWORD)],
@@ -153,11 +159,15 @@ def test_credentials_travel_only_in_their_own_header(
     for token in tokens:
         used = [_places(e, token) for e in lineworks_log if _places(e, token)]
         assert all(places == {"authorization"} for places in used), used
-    access_tokens = {json.loads(e["responseBody"])["access_token"] for e in lw_emulator.token_requests() if e["status"] == 200}
+    access_tokens = {
+        json.loads(e["responseBody"])["access_token"] for e in lw_emulator.token_requests() if e["status"] == 200
+    }
     assert all(any(_places(e, t) for e in lineworks_log) for t in access_tokens)  # each was used
     for password in (DEMO_PASSWORD, WRONG_PASSWORD):
         assert not [e for e in garoon_log + lineworks_log if _places(e, password)]
         auth = _cybozu_auth(password)
         used = [_places(e, auth) for e in garoon_log if _places(e, auth)]
         assert used and all(places == {"x-cybozu-authorization"} for places in used)
-    assert all(e["path"] == TOKEN_PATH for e in lineworks_log if "authorization" not in {h.lower() for h in e["headers"]})
+    assert all(
+        e["path"] == TOKEN_PATH for e in lineworks_log if "authorization" not in {h.lower() for h in e["headers"]}
+    )
