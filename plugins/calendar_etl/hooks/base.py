@@ -6,6 +6,7 @@ A subclass says how to authenticate (:meth:`ApiHook._auth_headers`), how its API
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import threading
@@ -245,6 +246,19 @@ class ApiHook(BaseHook):
 
 
 _AUTH_HEADER_NAMES = {"authorization", "x-cybozu-authorization"}
+
+
+def iso_with_offset(instant: dt.datetime) -> str:
+    """Return ``YYYY-MM-DDThh:mm:ss+hh:mm`` for API range parameters (both APIs need the offset)."""
+    if instant.tzinfo is None:
+        raise ValueError(f"{instant!r} has no time zone; API ranges need an offset")
+    return instant.replace(microsecond=0).isoformat()
+
+
+def http_base(host: str | None) -> str:
+    """Return a connection host as a URL without a trailing slash (https when no scheme is given)."""
+    base = (host or "").rstrip("/")
+    return base if base.startswith(("http://", "https://")) else f"https://{base}"
 
 
 def _verify_setting(value: Any) -> bool | str:

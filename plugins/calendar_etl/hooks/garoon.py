@@ -19,18 +19,12 @@ from typing import Any
 
 import requests
 
-from calendar_etl.hooks.base import ApiHook
+from calendar_etl.hooks.base import ApiHook, http_base, iso_with_offset
 from calendar_etl.hooks.errors import AuthenticationError, CalendarApiError, NotFoundError, TransientError
 
 PAGE_LIMIT = 1000  # schedule/events and base lists accept limit 1..1000
 USER_API_PAGE = 100  # /v1/users.json size maximum
 DEFAULT_MAX_CONCURRENT = 4  # client-side cap: Garoon answers 429 GRN_REST_API_00104 past its own limit
-
-
-def _rfc3339(instant: dt.datetime) -> str:
-    if instant.tzinfo is None:
-        raise ValueError(f"{instant!r} has no time zone")
-    return instant.replace(microsecond=0).isoformat()
 
 
 class GaroonHook(ApiHook):
@@ -50,10 +44,7 @@ class GaroonHook(ApiHook):
 
     @cached_property
     def site_url(self) -> str:
-        host = (self.connection.host or "").rstrip("/")
-        if not host.startswith(("http://", "https://")):
-            host = f"https://{host}"
-        return host.removesuffix("/g/api/v1").removesuffix("/g")
+        return http_base(self.connection.host).removesuffix("/g/api/v1").removesuffix("/g")
 
     def _api(self, path: str) -> str:
         return f"{self.site_url}/g/api/v1{path}"
@@ -144,7 +135,7 @@ class GaroonHook(ApiHook):
         """
         if (target is None) != (target_type is None):
             raise ValueError("target and target_type go together")
-        query = {"rangeStart": _rfc3339(start), "rangeEnd": _rfc3339(end), "orderBy": "createdAt asc", **params}
+        query = {"rangeStart": iso_with_offset(start), "rangeEnd": iso_with_offset(end), "orderBy": "createdAt asc", **params}
         if target is not None:
             query.update(target=target, targetType=target_type)
         seen: set[tuple[str, str | None]] = set()

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import jwt
 import requests
 
-from calendar_etl.hooks.base import ApiHook
+from calendar_etl.hooks.base import ApiHook, http_base, iso_with_offset
 from calendar_etl.hooks.errors import (
     AuthenticationError,
     CalendarApiError,
@@ -48,13 +48,6 @@ def event_id_for(source_key: str) -> str:
     return EVENT_ID_PREFIX + hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:48]
 
 
-def format_query_datetime(instant: dt.datetime) -> str:
-    """Return ``YYYY-MM-DDThh:mm:ss+hh:mm`` for fromDateTime/untilDateTime (requests encodes ``+`` as %2B)."""
-    if instant.tzinfo is None:
-        raise ValueError(f"{instant!r} has no time zone; LINE WORKS list windows need an offset")
-    return instant.replace(microsecond=0).isoformat()
-
-
 class LineWorksHook(ApiHook):
     """Talks to LINE WORKS API 2.0 with a service-account token; the only code that does.
 
@@ -78,10 +71,7 @@ class LineWorksHook(ApiHook):
     # -- connection ------------------------------------------------------------------------
     @cached_property
     def base_url(self) -> str:
-        host = (self.connection.host or "").rstrip("/")
-        if not host.startswith(("http://", "https://")):
-            host = f"https://{host}"
-        return host
+        return http_base(self.connection.host)
 
     def _extra(self, name: str, default: str | None = None) -> str:
         value = self.extras.get(name, default)
@@ -324,7 +314,7 @@ class LineWorksHook(ApiHook):
             chunk_end = min(cursor + dt.timedelta(days=MAX_LIST_DAYS), end)
             body = self.json(
                 "GET", self._url(self._events_path(user, calendar)), operation=self._operation(calendar, "list"),
-                params={"fromDateTime": format_query_datetime(cursor), "untilDateTime": format_query_datetime(chunk_end)},
+                params={"fromDateTime": iso_with_offset(cursor), "untilDateTime": iso_with_offset(chunk_end)},
             )
             for item in body.get("events", []):
                 event_id = item["eventComponents"][0]["eventId"]
