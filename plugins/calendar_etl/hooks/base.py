@@ -159,12 +159,14 @@ class ApiHook(BaseHook):
         operation: str,
         ok: tuple[int, ...] = (200,),
         retry_writes: bool = True,
+        authenticated: bool = True,
         **kwargs: Any,
     ) -> requests.Response:
         """Send one API call through the budget, retrying what is safe to retry; raise a typed error.
 
         ``retry_writes=False`` makes a transient failure of this call raise at once, for writes that
         are not idempotent: the caller must find out whether it was applied before trying again.
+        ``authenticated=False`` sends no credentials headers (the token request itself).
         """
         path = urlsplit(url).path
         waited = 0.0
@@ -172,7 +174,7 @@ class ApiHook(BaseHook):
         for attempt in range(1, self.max_attempts + 1):
             # Credentials first (a token request is not an API operation), then the slot: the call
             # must leave right when its slot comes.
-            headers = {**kwargs.pop("headers", {}), **self._auth_headers()}
+            headers = {**kwargs.pop("headers", {}), **(self._auth_headers() if authenticated else {})}
             limit = self._budget_for(operation)
             if limit:
                 self.budget.acquire(*limit)
@@ -186,7 +188,7 @@ class ApiHook(BaseHook):
                 if response.status_code in ok:
                     return response
                 error = self._error(response, method, path)
-                if response.status_code == 401 and not refreshed and self._on_unauthorized():
+                if response.status_code == 401 and authenticated and not refreshed and self._on_unauthorized():
                     refreshed = True
                     continue
                 if isinstance(error, RateLimitedError) and limit and error.reset_after:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any, ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jwt
 import requests
@@ -26,14 +26,13 @@ from calendar_etl.hooks.errors import (
     CalendarApiError,
     ConflictError,
     NotFoundError,
-    RateLimitedError,
-    TransientError,
 )
 from calendar_etl.ratelimit import DEFAULT_SHARE, Budget
 
 DEFAULT_TOKEN_URL = "https://auth.worksmobile.com/oauth2/v2.0/token"
 DEFAULT_SCOPE = "calendar user.read"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_OPERATION = "token"
 JWT_LIFETIME_S = 3600  # exp - iat must not exceed one hour
 TOKEN_REFRESH_MARGIN_S = 120  # renew a cached token this long before it expires
 RATE_LIMIT_PER_MINUTE = 240  # Standard/Advanced plan; 60 on Free (rate-limits page)
@@ -129,48 +128,15 @@ class LineWorksHook(ApiHook):
             "scope": str(self.extras.get("scope") or DEFAULT_SCOPE),
         }
         url = self._token_key[2]
-        path = urlsplit(url).path
-        waited = 0.0
-        for attempt in range(1, self.max_attempts + 1):
-            # A reset, timeout, 429 or 5xx of the token endpoint is retried like any other call.
-            try:
-                response = self.session.post(url, data=form, timeout=self.timeout)
-            except requests.RequestException as exc:
-                error: CalendarApiError = TransientError(
-                    f"token endpoint unreachable: {type(exc).__name__}", method="POST", path=path
-                )
-            else:
-                if response.status_code == 200:
-                    break
-                try:
-                    body = response.json()
-                except ValueError:
-                    body = None
-                if not isinstance(body, dict):
-                    body = {"error": "unexpected_response", "error_description": response.text[:300]}
-                description = body.get("error_description") or body.get("returnMessage") or body.get("description") or ""
-                common: dict[str, Any] = {
-                    "status": response.status_code,
-                    "code": body.get("error") or body.get("returnCode") or body.get("code"),
-                    "method": "POST",
-                    "path": path,
-                    "body": body,
-                }
-                if response.status_code == 429:
-                    error = RateLimitedError(
-                        f"token request refused: {description}".rstrip(": "), reset_after=self._reset_after(response), **common
-                    )
-                elif response.status_code >= 500:
-                    error = TransientError(f"token request failed: {description}".rstrip(": "), **common)
-                else:
-                    raise AuthenticationError(f"token request refused: {description}".rstrip(": "), **common)
-            delay = self._backoff(attempt, error)
-            if attempt == self.max_attempts or waited + delay > self.max_retry_wait_s:
-                raise error
-            self.log.info("POST %s: %s; retry %d in %.1f s", path, error.message, attempt, delay)
-            self._sleep(delay)
-            waited += delay
-        body = response.json()
+        try:  # a reset, timeout, 429 or 5xx of the token endpoint is retried like any other call
+            body = self.json("POST", url, operation=TOKEN_OPERATION, data=form, authenticated=False)
+        except CalendarApiError as exc:
+            if exc.retryable:
+                raise
+            raise AuthenticationError(
+                f"token request refused: {exc.message}",
+                status=exc.status, code=exc.code, method=exc.method, path=exc.path, body=exc.body,
+            ) from None
         token = str(body["access_token"])
         self.mask(token, body.get("refresh_token"))
         expires_in = float(body.get("expires_in") or 3600)  # a JSON string in practice
@@ -197,9 +163,11 @@ class LineWorksHook(ApiHook):
         return True
 
     def _error_details(self, body: Any) -> tuple[str | None, str]:
-        if isinstance(body, dict):
-            return body.get("code"), str(body.get("description") or body)
-        return None, str(body)[:500]
+        if not isinstance(body, dict):
+            return None, str(body)[:500]
+        if "error" in body or "returnCode" in body:  # the token endpoint: OAuth style, or its generic error
+            return body.get("error") or body.get("returnCode"), str(body.get("error_description") or body.get("returnMessage") or "")
+        return body.get("code"), str(body.get("description") or body)
 
     def _reset_after(self, response: requests.Response) -> float | None:
         for name in ("rateLimit-reset", "Retry-After"):
@@ -211,7 +179,9 @@ class LineWorksHook(ApiHook):
                     continue
         return None
 
-    def _budget_for(self, operation: str) -> tuple[str, Budget]:
+    def _budget_for(self, operation: str) -> tuple[str, Budget] | None:
+        if operation == TOKEN_OPERATION:
+            return None  # the token endpoint is not one of the rate-limited API operations
         limit = int(self.extras.get("rate_limit_per_minute") or RATE_LIMIT_PER_MINUTE)
         window = float(self.extras.get("rate_window_seconds") or 60.0)
         share = float(self.extras.get("budget_share") or DEFAULT_SHARE)
