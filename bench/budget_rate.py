@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import json
 import multiprocessing
 import os
@@ -41,12 +42,12 @@ from include.emulators.lineworks import (  # noqa: E402
     DEMO_KEYS,
     DEMO_SERVICE_ACCOUNT,
 )
+from include.scratch_db import ScratchDatabaseUnavailable, scratch_postgres  # noqa: E402
 
 LIMIT = 240  # calls per "minute" per operation (Standard plan)
 TIME_SCALE = 10.0  # a "minute" lasts 6 s
 WINDOW_S = 60.0 / TIME_SCALE
 PROCESSES = 4
-POSTGRES_HOST = "postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 USERS_PATH = r"^/v1\.0/users$"
 
@@ -197,23 +198,14 @@ def figures(base: str, outputs: list[dict[str, Any]], seconds: float) -> dict[st
     return result
 
 
-def postgres_database() -> tuple[str | None, str | None, Any]:
-    """Create a scratch database; return (SQLAlchemy URL, reason it is unavailable, admin engine)."""
-    try:
-        import psycopg  # noqa: F401
-        import sqlalchemy as sa
-    except ImportError:
-        return None, "psycopg is not installed", None
-    admin = sa.create_engine(
-        f"postgresql+psycopg://{POSTGRES_HOST}/postgres", isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
-    )
-    name = f"calendar_etl_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        return None, f"PostgreSQL unreachable: {str(exc).splitlines()[0]}", None
-    return f"postgresql+psycopg://{POSTGRES_HOST}/{name}", None, (admin, name)
+def delete_redis_keys(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def redis_available() -> str | None:
@@ -245,25 +237,23 @@ def main() -> None:
     started = time.time()
     phases: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}
-    cleanup: list[Any] = []
+    cleanup = contextlib.ExitStack()
     wanted = [s.strip() for s in args.stores.split(",") if s.strip()]
     redis_prefix = f"calendar_etl_bench:{uuid.uuid4().hex[:12]}:"
     if "sqlite" in wanted:
         phases.append({"name": "sqlite", "budget_url": f"sqlite:///{workdir / 'budget.db'}"})
     if "postgres" in wanted:
-        url, reason, admin = postgres_database()
-        if url:
-            phases.append({"name": "postgres", "budget_url": url})
-            cleanup.append(("postgres", admin))
-        else:
-            skipped["postgres"] = str(reason)
+        try:
+            phases.append({"name": "postgres", "budget_url": cleanup.enter_context(scratch_postgres("calendar_etl_bench"))})
+        except ScratchDatabaseUnavailable as exc:
+            skipped["postgres"] = str(exc)
     if "redis" in wanted:
         reason = redis_available()
         if reason:
             skipped["redis"] = reason
         else:
             phases.append({"name": "redis", "redis_prefix": redis_prefix})
-            cleanup.append(("redis", redis_prefix))
+            cleanup.callback(delete_redis_keys, redis_prefix)
     phases.append({"name": "baseline"})
 
     emulators = start_emulators()
@@ -300,20 +290,7 @@ def main() -> None:
             if child.is_alive():
                 child.terminate()
         emulators.stop()
-        for kind, handle in cleanup:
-            if kind == "postgres":
-                admin, name = handle
-                with admin.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.dispose()
-            else:
-                import redis
-
-                client = redis.Redis.from_url(REDIS_URL)
-                keys = list(client.scan_iter(match=handle + "*"))
-                if keys:
-                    client.delete(*keys)
-                client.close()
+        cleanup.close()
         shutil.rmtree(workdir, ignore_errors=True)
     print(
         json.dumps(

@@ -47,8 +47,8 @@ from calendar_etl.ratelimit import (
     RedisBudgetStore,
     SqlBudgetStore,
 )
+from include.scratch_db import ScratchDatabaseUnavailable, scratch_postgres
 
-POSTGRES_HOST = os.environ.get("CALENDAR_ETL_TEST_POSTGRES_HOST", "postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("CALENDAR_ETL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 EPOCH = 1_767_225_600.123456  # fake clocks start at a realistic time.time(): precision matters there
 SPAWN = multiprocessing.get_context("spawn")
@@ -94,16 +94,6 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def _postgres_driver() -> str | None:
-    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
-        try:
-            __import__(module)
-        except ImportError:
-            continue
-        return driver
-    return None
-
-
 @dataclass(frozen=True)
 class StoreSpec:
     """How to open one store, picklable so that spawned processes open the same one."""
@@ -139,24 +129,11 @@ def close_store(store: BudgetStore) -> None:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A database of our own on the local PostgreSQL server, dropped afterwards."""
-    driver = _postgres_driver()
-    if driver is None:
-        unavailable("no PostgreSQL driver: pip install 'psycopg[binary]'")
-    admin = sa.create_engine(
-        f"postgresql+{driver}://{POSTGRES_HOST}/postgres", isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
-    )
-    name = f"calendar_etl_test_{uuid.uuid4().hex[:12]}"
     try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        unavailable(f"PostgreSQL at {POSTGRES_HOST} is unreachable: {str(exc).splitlines()[0]}")
-    try:
-        yield f"postgresql+{driver}://{POSTGRES_HOST}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        with scratch_postgres("calendar_etl_test") as url:
+            yield url
+    except ScratchDatabaseUnavailable as exc:
+        unavailable(str(exc))
 
 
 @pytest.fixture(scope="module")

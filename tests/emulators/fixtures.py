@@ -35,23 +35,19 @@ def emulators() -> Iterator[Emulators]:
     running.stop()
 
 
-def _restore(base: str, config: dict[str, Any]) -> None:
-    requests.post(f"{base}/_emulator/reset", json={}, timeout=10).raise_for_status()
-    requests.post(f"{base}/_emulator/config", json=config, timeout=10).raise_for_status()
-
-
 @pytest.fixture()
 def lineworks(emulators: Emulators) -> Iterator[LineWorksClient]:
     """A LINE WORKS client with a fresh service-account token, on a freshly reset emulator."""
-    _restore(emulators.lineworks.url, asdict(LineWorksConfig()))
+    EmulatorControl(emulators.lineworks.url, asdict(LineWorksConfig())).reset()
     yield LineWorksClient(emulators.lineworks.url)
 
 
 @pytest.fixture()
 def garoon(emulators: Emulators) -> Iterator[GaroonClient]:
     """A Garoon client logged in as the administrator, on a freshly reset emulator."""
-    _restore(emulators.garoon.url, asdict(GaroonConfig()))
-    yield GaroonClient(emulators.garoon.url)
+    client = GaroonClient(emulators.garoon.url)
+    client.reset()
+    yield client
 
 
 def make_assertion(
@@ -68,12 +64,57 @@ def make_assertion(
     return jwt.encode(claims, key, algorithm="RS256")
 
 
-class LineWorksClient:
+class EmulatorControl:
+    """The ``/_emulator/`` inspection API of one running emulator (shared by every client in the tests)."""
+
+    def __init__(self, base: str, default_config: dict[str, Any]) -> None:
+        self.base = base
+        self.default_config = default_config
+        self.http = requests.Session()
+
+    def _post(self, action: str, body: Any = None) -> requests.Response:
+        response = self.http.post(f"{self.base}/_emulator/{action}", json=body if body is not None else {}, timeout=60)
+        response.raise_for_status()
+        return response
+
+    def reset(self, **options: Any) -> None:
+        """Back to the demo tenant with the default configuration, no faults and an empty request log."""
+        self._post("reset", options)
+        self._post("config", self.default_config)
+
+    def configure(self, **changes: Any) -> None:
+        self._post("config", changes)
+
+    def faults(self, **settings: Any) -> None:
+        self._post("faults", settings)
+
+    def expire_tokens(self) -> None:
+        self._post("expire-tokens")
+
+    def seed(self, events: list[dict[str, Any]]) -> requests.Response:
+        """POST /_emulator/seed; the response is returned unchecked (tests look at refusals too)."""
+        return self.http.post(f"{self.base}/_emulator/seed", json={"events": events}, timeout=60)
+
+    def state(self) -> dict[str, Any]:
+        return dict(self.http.get(f"{self.base}/_emulator/state", timeout=60).json())
+
+    def requests(self, **params: Any) -> list[dict[str, Any]]:
+        """Logged API requests, oldest first (``path`` is a regex, ``method`` exact)."""
+        response = self.http.get(f"{self.base}/_emulator/requests", params=params, timeout=60)
+        response.raise_for_status()
+        return list(response.json()["requests"])
+
+    def next_seq(self) -> int:
+        """The sequence number the next API request will get (faults are drawn per sequence number)."""
+        response = self.http.get(f"{self.base}/_emulator/requests", params={"limit": 1}, timeout=60)
+        return int(response.json()["lastSeq"]) + 1
+
+
+class LineWorksClient(EmulatorControl):
     """Just enough of a client to exercise the emulator: token, then JSON calls under /v1.0."""
 
     def __init__(self, base: str, scope: str = "calendar user.read") -> None:
-        self.base = base
-        self.http = requests.Session()
+        super().__init__(base, asdict(LineWorksConfig()))
         self.token = self.fetch_token(scope=scope)["access_token"]
 
     def fetch_token(self, **form: Any) -> dict[str, Any]:
@@ -97,30 +138,17 @@ class LineWorksClient:
         headers = {"Authorization": f"Bearer {token or self.token}", **kwargs.pop("headers", {})}
         return self.http.request(method, f"{self.base}/v1.0{path}", headers=headers, timeout=30, **kwargs)
 
-    def state(self) -> dict[str, Any]:
-        return dict(self.http.get(f"{self.base}/_emulator/state", timeout=10).json())
-
-    def requests_seen(self, **params: Any) -> list[dict[str, Any]]:
-        return list(self.http.get(f"{self.base}/_emulator/requests", params=params, timeout=10).json()["requests"])
-
-    def configure(self, **changes: Any) -> None:
-        self.http.post(f"{self.base}/_emulator/config", json=changes, timeout=10).raise_for_status()
-
-    def faults(self, **settings: Any) -> None:
-        self.http.post(f"{self.base}/_emulator/faults", json=settings, timeout=10).raise_for_status()
-
     def user(self, email: str) -> dict[str, Any]:
         response = self.call("GET", f"/users/{email}")
         assert response.status_code == 200, response.text
         return dict(response.json())
 
 
-class GaroonClient:
+class GaroonClient(EmulatorControl):
     """Just enough of a client to exercise the emulator: X-Cybozu-Authorization on every call."""
 
     def __init__(self, base: str, login: str = ADMIN_LOGIN, password: str = DEMO_PASSWORD) -> None:
-        self.base = base
-        self.http = requests.Session()
+        super().__init__(base, asdict(GaroonConfig()))
         self.auth = base64.b64encode(f"{login}:{password}".encode()).decode()
 
     def call(self, method: str, path: str, *, auth: str | None = None, **kwargs: Any) -> requests.Response:
@@ -131,18 +159,6 @@ class GaroonClient:
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.call(method, f"/g/api/v1{path}", **kwargs)
-
-    def state(self) -> dict[str, Any]:
-        return dict(self.http.get(f"{self.base}/_emulator/state", timeout=10).json())
-
-    def configure(self, **changes: Any) -> None:
-        self.http.post(f"{self.base}/_emulator/config", json=changes, timeout=10).raise_for_status()
-
-    def faults(self, **settings: Any) -> None:
-        self.http.post(f"{self.base}/_emulator/faults", json=settings, timeout=10).raise_for_status()
-
-    def seed(self, events: list[dict[str, Any]]) -> requests.Response:
-        return self.http.post(f"{self.base}/_emulator/seed", json={"events": events}, timeout=10)
 
     def all_events(self, **params: Any) -> list[dict[str, Any]]:
         """Page through GET /schedule/events the robust way (advance by what came back)."""

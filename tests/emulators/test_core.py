@@ -81,7 +81,7 @@ def test_lost_response_applies_the_write_but_drops_the_answer(lineworks: LineWor
         lineworks.call("POST", f"/users/{user['userId']}/calendar/events", json=body)
     lineworks.faults()
     assert [e["eventComponents"][0]["eventId"] for e in lineworks.state()["events"]] == ["lost-1"]
-    assert lineworks.requests_seen(method="POST")[-1]["fault"] == "lost_response"
+    assert lineworks.requests(method="POST")[-1]["fault"] == "lost_response"
 
 
 def test_hanging_response_outlasts_the_client_timeout(garoon: GaroonClient) -> None:

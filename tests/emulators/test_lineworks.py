@@ -477,7 +477,7 @@ def test_list_with_unencoded_plus_in_offset_is_rejected_mentioning_2b(lineworks:
     query = "?fromDateTime=2026-11-16T00:00:00+09:00&untilDateTime=2026-11-17T00:00:00+09:00"
     response = lineworks.call("GET", events_path(owner) + query)
     assert_error(response, 400, "INVALID_PARAMETER", "%2B")
-    assert lineworks.requests_seen()[-1]["rawQuery"] == query[1:]  # the '+' really reached the server
+    assert lineworks.requests()[-1]["rawQuery"] == query[1:]  # the '+' really reached the server
 
 
 def test_list_with_percent_encoded_plus_is_accepted(lineworks: LineWorksClient, owner: str) -> None:
@@ -824,7 +824,7 @@ def test_user_by_email_and_by_id_agree(lineworks: LineWorksClient, people: list[
 def test_request_log_records_method_path_query_headers_and_status(lineworks: LineWorksClient) -> None:
     lineworks.call("GET", "/users", params={"count": 3}, headers={"X-Probe": "yes"})
     lineworks.call("GET", "/users/nobody@example.com")
-    ok, missing = lineworks.requests_seen()[-2:]
+    ok, missing = lineworks.requests()[-2:]
     assert (ok["method"], ok["path"], ok["query"], ok["status"]) == ("GET", "/v1.0/users", {"count": ["3"]}, 200)
     assert ok["headers"]["X-Probe"] == "yes"
     assert ok["headers"]["Authorization"] == f"Bearer {lineworks.token}"

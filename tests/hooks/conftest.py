@@ -58,7 +58,7 @@ def lineworks_extras(lw_emulator: Emulator, tmp_path: Path) -> dict[str, Any]:
         "client_secret": DEMO_CLIENT_SECRET,
         "service_account": DEMO_SERVICE_ACCOUNT,
         "private_key": DEMO_PRIVATE_KEY,
-        "token_url": f"{lw_emulator.url}{TOKEN_PATH}",
+        "token_url": f"{lw_emulator.base}{TOKEN_PATH}",
         "rate_budget_url": f"sqlite:///{tmp_path / 'budget.db'}",
         "rate_limit_per_minute": UNTHROTTLED,
     }
@@ -73,7 +73,7 @@ def lineworks_connection(
     def make(conn_id: str = LINEWORKS_CONN_ID, **extra_changes: Any) -> str:
         extra = {**lineworks_extras, **extra_changes}
         _set_connection(
-            monkeypatch, conn_id, {"conn_type": "lineworks", "host": f"{lw_emulator.url}/v1.0", "extra": extra}
+            monkeypatch, conn_id, {"conn_type": "lineworks", "host": f"{lw_emulator.base}/v1.0", "extra": extra}
         )
         return conn_id
 
@@ -90,7 +90,7 @@ def garoon_connection(monkeypatch: pytest.MonkeyPatch, garoon_emulator: Emulator
     ) -> str:
         conn = {
             "conn_type": "garoon",
-            "host": garoon_emulator.url,
+            "host": garoon_emulator.base,
             "login": login,
             "password": password,
             "extra": {"rate_budget_url": f"sqlite:///{tmp_path / 'budget.db'}", **extra},
