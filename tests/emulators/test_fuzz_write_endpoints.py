@@ -1554,8 +1554,15 @@ def test_garoon_delete_event(grn: GaroonClient) -> None:
 # ============================================================================ the count
 
 
-def test_zz_examples_sent(capsys: pytest.CaptureFixture[str]) -> None:
-    """Report how many fuzzed examples (and HTTP requests) this file sent; runs last."""
+def test_zz_every_fuzz_test_used_its_example_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each property test that ran executed at least half its examples (a collapsed strategy or a
+    health check that cut a run short would otherwise pass unnoticed); prints the totals; runs last."""
+    short = {
+        name: (ran, max(1, int(BUDGET[name] * SCALE)))
+        for name, ran in EXAMPLES_RUN.items()
+        if ran < max(1, int(BUDGET[name] * SCALE)) // 2
+    }
+    assert not short, f"fuzz tests that ran fewer than half their examples (ran, budget): {short}"
     planned = sum(max(1, int(n * SCALE)) for n in BUDGET.values())
     with capsys.disabled():
         print(
