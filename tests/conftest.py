@@ -1,4 +1,4 @@
-"""Test-wide setup: an isolated AIRFLOW_HOME, and both API emulators on free loopback ports."""
+"""Test-wide setup: an isolated AIRFLOW_HOME per process, and both API emulators on free loopback ports."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-_home = tempfile.mkdtemp(prefix="calendar-etl-airflow-home-")
-os.environ.setdefault("AIRFLOW_HOME", _home)
+# Always a fresh home per process (each pytest-xdist worker too): `make` exports the project's airflow_home, and
+# two workers sharing one SQLite metadata DB corrupt each other's DAG runs.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(
+    prefix=f"calendar-etl-airflow-home-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"
+)
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -18,4 +21,4 @@ for path in (str(ROOT), str(ROOT / "plugins")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-pytest_plugins = ["tests.emulators.fixtures"]
+pytest_plugins = ["tests.emulators.fixtures", "tests.reliability.figures"]

@@ -27,32 +27,63 @@ def parser() -> argparse.ArgumentParser:
             "POST /_emulator/config."
         ),
     )
-    p.add_argument("--lineworks-port", type=int, default=DEFAULT_LINEWORKS_PORT, help="LINE WORKS port (default %(default)s)")
+    p.add_argument(
+        "--lineworks-port", type=int, default=DEFAULT_LINEWORKS_PORT, help="LINE WORKS port (default %(default)s)"
+    )
     p.add_argument("--garoon-port", type=int, default=DEFAULT_GAROON_PORT, help="Garoon port (default %(default)s)")
-    p.add_argument("--anchor-date", type=dt.date.fromisoformat, default=None,
-                   help="date the demo events are placed around (default: today)")
+    p.add_argument(
+        "--anchor-date",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="date the demo events are placed around (default: today)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the demo tenant and of fault injection (default 0)")
     lw = p.add_argument_group("LINE WORKS")
-    lw.add_argument("--rate-limit", type=int, default=240, help="calls per minute per API operation (240 Standard, 60 Free)")
+    lw.add_argument(
+        "--rate-limit", type=int, default=240, help="calls per minute per API operation (240 Standard, 60 Free)"
+    )
     lw.add_argument("--time-scale", type=float, default=1.0, help="a rate-limit 'minute' lasts 60/TIME_SCALE seconds")
     lw.add_argument("--rate-window", choices=["sliding", "fixed"], default="sliding", help="rate window type")
     lw.add_argument("--token-lifetime", type=int, default=86400, help="access-token lifetime in seconds")
     lw.add_argument("--refresh-token-rotation", action="store_true", help="a refresh returns a new refresh token")
-    lw.add_argument("--duplicate-event-id", choices=["conflict", "replace", "return_existing"], default="conflict",
-                    help="what a create with an existing client eventId does (default 409 conflict)")
-    lw.add_argument("--accept-offset-datetime", action="store_true",
-                    help="accept dateTime with an offset and no timeZone in event bodies")
+    lw.add_argument(
+        "--duplicate-event-id",
+        choices=["conflict", "replace", "return_existing"],
+        default="conflict",
+        help="what a create with an existing client eventId does (default 409 conflict)",
+    )
+    lw.add_argument(
+        "--accept-offset-datetime",
+        action="store_true",
+        help="accept dateTime with an offset and no timeZone in event bodies",
+    )
     gr = p.add_argument_group("Garoon")
     gr.add_argument("--max-concurrent", type=int, default=10, help="concurrent requests before 429 GRN_REST_API_00104")
-    gr.add_argument("--short-pages", choices=["truncate", "hidden", "off"], default="truncate",
-                    help="pages shorter than limit while hasNext is true (default truncate)")
-    gr.add_argument("--range-mode", choices=["overlap", "start"], default="overlap",
-                    help="rangeStart/rangeEnd select overlapping events or events starting in range")
-    gr.add_argument("--basic-auth", default="", metavar="USER:PASSWORD", help="put Basic authentication in front of the site")
-    gr.add_argument("--admin-sees-private", action="store_true", help="the administrator can list others' private events")
+    gr.add_argument(
+        "--short-pages",
+        choices=["truncate", "hidden", "off"],
+        default="truncate",
+        help="pages shorter than limit while hasNext is true (default truncate)",
+    )
+    gr.add_argument(
+        "--range-mode",
+        choices=["overlap", "start"],
+        default="overlap",
+        help="rangeStart/rangeEnd select overlapping events or events starting in range",
+    )
+    gr.add_argument(
+        "--basic-auth", default="", metavar="USER:PASSWORD", help="put Basic authentication in front of the site"
+    )
+    gr.add_argument(
+        "--admin-sees-private", action="store_true", help="the administrator can list others' private events"
+    )
     gr.add_argument("--on-premise", action="store_true", help="allow SET_PRIVATE_WATCHERS (refused on cloud)")
-    p.add_argument("--faults", default=None, metavar="JSON",
-                   help='fault injection for both servers, e.g. \'{"latency_ms": 150, "latency_jitter_ms": 50, "error_rate": 0.1}\'')
+    p.add_argument(
+        "--faults",
+        default=None,
+        metavar="JSON",
+        help='fault injection for both servers, e.g. \'{"latency_ms": 150, "latency_jitter_ms": 50, "error_rate": 0.1}\'',
+    )
     return p
 
 
@@ -88,11 +119,16 @@ def main(argv: list[str] | None = None) -> int:
         emulators.lineworks.app.faults = faults
         emulators.garoon.app.faults = faults
     tenant = emulators.tenant
-    print(f"LINE WORKS emulator: {emulators.lineworks.url}/v1.0  (token: {emulators.lineworks.url}/oauth2/v2.0/token,"
-          f" client {DEMO_CLIENT_ID}, service account {DEMO_SERVICE_ACCOUNT})")
+    print(
+        f"LINE WORKS emulator: {emulators.lineworks.url}/v1.0  (token: {emulators.lineworks.url}/oauth2/v2.0/token,"
+        f" client {DEMO_CLIENT_ID}, service account {DEMO_SERVICE_ACCOUNT})"
+    )
     print(f"Garoon emulator:     {emulators.garoon.url}/g/api/v1  (login {ADMIN_LOGIN})")
-    print(f"Demo tenant: {len(tenant.garoon_users)} Garoon users, {len(tenant.lineworks_users)} LINE WORKS users, "
-          f"{len(tenant.garoon_events)} Garoon events; inspect at /_emulator/state. Ctrl-C stops.", flush=True)
+    print(
+        f"Demo tenant: {len(tenant.garoon_users)} Garoon users, {len(tenant.lineworks_users)} LINE WORKS users, "
+        f"{len(tenant.garoon_events)} Garoon events; inspect at /_emulator/state. Ctrl-C stops.",
+        flush=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with contextlib.suppress(KeyboardInterrupt):

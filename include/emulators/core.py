@@ -118,6 +118,7 @@ class FaultConfig:
     throttle_rate: float = 0.0  # spurious 429 in the API's own format
     storm_every: int = 0  # 429 storms: of every `storm_every` requests ...
     storm_length: int = 0  # ... the first `storm_length` get 429
+    storm_status: int = 429  # what a storm answers: 429, or a 5xx for bursts of server errors
     hang_rate: float = 0.0  # hold the connection open, then drop it without a response
     hang_seconds: float = 30.0
     paths: str | None = None  # regex: only requests whose path matches are affected
@@ -138,6 +139,9 @@ class FaultConfig:
                     raise ValueError("paths must be a regular expression string or null")
                 if value is not None:
                     re.compile(value)
+            elif key == "storm_status":
+                if value != 429 and not (isinstance(value, int) and 500 <= value <= 599):
+                    raise ValueError("storm_status is 429 or a 5xx status")
             elif key in {"methods", "error_statuses"}:
                 if value is not None and not (isinstance(value, list) and value):
                     raise ValueError(f"{key} must be a non-empty list or null")
@@ -173,7 +177,9 @@ def draw_fault(config: FaultConfig, seq: int, method: str, path: str) -> FaultDe
     latency = config.latency_ms + rng.uniform(-config.latency_jitter_ms, config.latency_jitter_ms)
     latency_s = max(latency, 0.0) / 1000.0
     if config.storm_every and config.storm_length and (seq % config.storm_every) < config.storm_length:
-        return FaultDecision(latency_s, "throttle", 429)
+        if config.storm_status == 429:
+            return FaultDecision(latency_s, "throttle", 429)
+        return FaultDecision(latency_s, "error", config.storm_status)
     roll = rng.random()
     for action, rate in (
         ("reset", config.reset_rate),

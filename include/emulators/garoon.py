@@ -251,7 +251,9 @@ class GaroonApp(EmulatorApp):
                 login, sep, password = "", "", ""
             user = self.by_code.get(login)
             if not sep or user is None or not secrets.compare_digest(str(user["password"]).encode(), password.encode()):
-                raise error(401, "CB_AU01" if user_api else "GRN_REST_API_00001", "Login name or password is incorrect.")
+                raise error(
+                    401, "CB_AU01" if user_api else "GRN_REST_API_00001", "Login name or password is incorrect."
+                )
             return user
         bearer = request.header("authorization") or ""
         if bearer.startswith("Bearer ") and not self.config.basic_auth:
@@ -283,14 +285,14 @@ class GaroonApp(EmulatorApp):
 
     def _involves(self, event: dict[str, Any], user: dict[str, Any]) -> bool:
         """Return True when ``user`` attends (directly or through an organization) or created it."""
-        if event.get("creator", {}).get("id") == user["id"]:
+        if _as_dict(event.get("creator")).get("id") == user["id"]:
             return True
-        for attendee in event.get("attendees", []):
+        for attendee in map(_as_dict, _as_list(event.get("attendees"))):
             if attendee.get("type") == "USER" and attendee.get("id") == user["id"]:
                 return True
             if attendee.get("type") == "ORGANIZATION" and attendee.get("id") in user.get("organizations", []):
                 return True
-        return any(w.get("type") == "USER" and w.get("id") == user["id"] for w in event.get("watchers", []))
+        return any(w.get("type") == "USER" and w.get("id") == user["id"] for w in map(_as_dict, _as_list(event.get("watchers"))))
 
     def _can_view(self, event: dict[str, Any], user: dict[str, Any]) -> bool:
         if event.get("visibilityType", "PUBLIC") == "PUBLIC":
@@ -352,9 +354,7 @@ class GaroonApp(EmulatorApp):
         offset = _int_param(request, "offset", 0, 0, None)
         return limit, offset
 
-    def _page(
-        self, items: list[Any], request: Request, visible: Any = None
-    ) -> tuple[list[Any], bool]:
+    def _page(self, items: list[Any], request: Request, visible: Any = None) -> tuple[list[Any], bool]:
         """Return (page, hasNext) under the configured short-page behaviour (fact sheet 3)."""
         limit, offset = self._paging(request)
         mode = self.config.short_pages
@@ -399,12 +399,10 @@ class GaroonApp(EmulatorApp):
                     continue
             elif not self._targets(item, str(target_type), target):
                 continue
-            if keyword and not any(
-                keyword in str(item.get(k, "")).lower() for k in ("subject", "notes", "eventMenu")
-            ):
+            if keyword and not any(keyword in str(item.get(k, "")).lower() for k in ("subject", "notes", "eventMenu")):
                 continue
             chosen.append(item)
-        chosen.sort(key=lambda e: (_order_value(e, order_key), int(e["id"]), e.get("repeatId", "")), reverse=descending)
+        chosen.sort(key=lambda e: (_order_value(e, order_key), *_id_order(e["id"]), e.get("repeatId", "")), reverse=descending)
         page, has_next = self._page(chosen, request, visible=lambda e: self._can_view(e, caller))
         if requested_fields:
             page = [{k: e[k] for k in requested_fields if k in e} for e in page]
@@ -413,8 +411,11 @@ class GaroonApp(EmulatorApp):
     def _in_range(self, item: dict[str, Any], start: dt.datetime | None, end: dt.datetime | None) -> bool:
         if "start" not in item:
             return False
-        begin = timeutil.parse_rfc3339(item["start"]["dateTime"])
-        finish = timeutil.parse_rfc3339(item["end"]["dateTime"]) if item.get("end") else begin
+        try:
+            begin = timeutil.parse_rfc3339(item["start"]["dateTime"])
+            finish = timeutil.parse_rfc3339(item["end"]["dateTime"]) if item.get("end") else begin
+        except (KeyError, TypeError, ValueError):
+            return True  # a seeded item whose times cannot be read is served in every range: clients meet it
         if self.config.range_mode == "start" or finish <= begin:
             return (start is None or begin >= start) and (end is None or begin < end)
         return (start is None or finish > start) and (end is None or begin < end)
@@ -496,7 +497,9 @@ class GaroonApp(EmulatorApp):
                 begin = timeutil.parse_rfc3339(values["start"]["dateTime"]).astimezone(tz)
                 info["time"] = {"start": begin.strftime("%H:%M")}
                 if values.get("end"):
-                    info["time"]["end"] = timeutil.parse_rfc3339(values["end"]["dateTime"]).astimezone(tz).strftime("%H:%M")
+                    info["time"]["end"] = (
+                        timeutil.parse_rfc3339(values["end"]["dateTime"]).astimezone(tz).strftime("%H:%M")
+                    )
                 for drop in ("start", "end", "isAllDay", "isStartOnly"):
                     values.pop(drop, None)
             for key in ("start", "end", "facilities", "facilityUsingPurpose", "watchers"):
@@ -533,9 +536,7 @@ class GaroonApp(EmulatorApp):
     def list_users(self, request: Request) -> Response:
         name = (request.arg("name") or "").lower()
         items = [
-            self._user_ref(u)
-            for u in self._sorted_users()
-            if name in u["name"].lower() or name in u["code"].lower()
+            self._user_ref(u) for u in self._sorted_users() if name in u["name"].lower() or name in u["code"].lower()
         ]
         page, has_next = self._page(items, request)
         return Response(200, {"users": page, "hasNext": has_next})
@@ -645,9 +646,13 @@ class GaroonApp(EmulatorApp):
             for facility in facilities:
                 clash = self._double_booked(facility["id"], start, end_time, exclude_id)
                 if clash:
-                    raise bad("GRN_SCHD_13208", f"Facility {facility['name']} is already reserved by appointment {clash}.")
+                    raise bad(
+                        "GRN_SCHD_13208", f"Facility {facility['name']} is already reserved by appointment {clash}."
+                    )
                 if self.facilities[facility["id"]].get("requiresPurpose") and not out.get("facilityUsingPurpose"):
-                    raise bad("GRN_REST_API_00201", f"facilityUsingPurpose is required for facility {facility['name']}.")
+                    raise bad(
+                        "GRN_REST_API_00201", f"facilityUsingPurpose is required for facility {facility['name']}."
+                    )
             out["facilities"] = facilities
         visibility = body.get("visibilityType", "PUBLIC")
         if not isinstance(visibility, str) or visibility not in VISIBILITY_TYPES:
@@ -667,7 +672,11 @@ class GaroonApp(EmulatorApp):
             out["companyInfo"] = info
         if "additionalItems" in body:
             items = body["additionalItems"]
-            value = items.get("item", {}).get("value") if isinstance(items, dict) and isinstance(items.get("item"), dict) else None
+            value = (
+                items.get("item", {}).get("value")
+                if isinstance(items, dict) and isinstance(items.get("item"), dict)
+                else None
+            )
             if not isinstance(value, str):
                 raise bad("GRN_REST_API_00213", "additionalItems.item.value must be a string.")
             out["additionalItems"] = {"item": {"value": value}}
@@ -694,14 +703,21 @@ class GaroonApp(EmulatorApp):
             if kind == "USER":
                 user = self.users.get(item["id"]) if item.get("id") else self.by_code.get(item["code"])
                 if user is None:
-                    raise bad("GRN_REST_API_00206", f"{at}: the user {item.get('id') or item.get('code')!r} does not exist.")
+                    raise bad(
+                        "GRN_REST_API_00206", f"{at}: the user {item.get('id') or item.get('code')!r} does not exist."
+                    )
                 out.append({**self._user_ref(user), "type": "USER"})
             elif kind == "ORGANIZATION":
-                org = self.orgs.get(item["id"]) if item.get("id") else next(
-                    (o for o in self.orgs.values() if o["code"] == item["code"]), None
+                org = (
+                    self.orgs.get(item["id"])
+                    if item.get("id")
+                    else next((o for o in self.orgs.values() if o["code"] == item["code"]), None)
                 )
                 if org is None:
-                    raise bad("GRN_REST_API_00206", f"{at}: the organization {item.get('id') or item.get('code')!r} does not exist.")
+                    raise bad(
+                        "GRN_REST_API_00206",
+                        f"{at}: the organization {item.get('id') or item.get('code')!r} does not exist.",
+                    )
                 out.append({"id": org["id"], "code": org["code"], "name": org["name"], "type": "ORGANIZATION"})
             else:
                 out.append({"id": item.get("id", ""), "code": item.get("code", ""), "type": kind})
@@ -718,8 +734,10 @@ class GaroonApp(EmulatorApp):
                 raise bad("GRN_REST_API_00201", f"facilities[{i}] needs id or code.")
             if not all(isinstance(item.get(name, ""), str) for name in ("id", "code")):
                 raise bad("GRN_REST_API_00213", f"facilities[{i}].id and .code must be strings.")
-            facility = self.facilities.get(item["id"]) if item.get("id") else next(
-                (f for f in self.facilities.values() if f["code"] == item.get("code")), None
+            facility = (
+                self.facilities.get(item["id"])
+                if item.get("id")
+                else next((f for f in self.facilities.values() if f["code"] == item.get("code")), None)
             )
             if facility is None:
                 raise grn(404, "GRN_SCHD_13203", f"facilities[{i}]: the facility does not exist.")
@@ -733,16 +751,29 @@ class GaroonApp(EmulatorApp):
             raise bad("GRN_REST_API_00213", "attachments must be an array.")
         out = []
         for i, item in enumerate(raw):
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not isinstance(item.get("content"), str):
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("name"), str)
+                or not isinstance(item.get("content"), str)
+            ):
                 raise bad("GRN_REST_API_00201", f"attachments[{i}] needs name and content.")
             try:
                 size = len(base64.b64decode(item["content"], validate=True))
             except ValueError as exc:  # binascii.Error, and non-ASCII content
                 raise bad("GRN_REST_API_00202", f"attachments[{i}].content is not valid base64.") from exc
-            out.append({"id": secrets.token_hex(4), "name": item["name"], "contentType": "application/octet-stream", "size": str(size)})
+            out.append(
+                {
+                    "id": secrets.token_hex(4),
+                    "name": item["name"],
+                    "contentType": "application/octet-stream",
+                    "size": str(size),
+                }
+            )
         return out
 
-    def _double_booked(self, facility_id: str, start: dt.datetime, end: dt.datetime, exclude_id: str | None) -> str | None:
+    def _double_booked(
+        self, facility_id: str, start: dt.datetime, end: dt.datetime, exclude_id: str | None
+    ) -> str | None:
         for item in self._all_items():
             if item["id"] == exclude_id or "start" not in item:
                 continue
@@ -826,6 +857,21 @@ def _order(raw: str | None) -> tuple[str, bool]:
     return prop, direction.strip() == "desc"
 
 
+def _id_order(event_id: Any) -> tuple[int, int, str]:
+    """Sort numeric ids as numbers, and anything a seed stored as an id after them."""
+    text = str(event_id)
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    """Seeded data may hold anything where an object belongs: read it as an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _order_value(item: dict[str, Any], key: str) -> str:
     if key == "start":
         return timeutil.utc_z(timeutil.parse_rfc3339(item["start"]["dateTime"])) if "start" in item else ""
@@ -843,7 +889,9 @@ def _time_object(value: Any, where: str) -> tuple[Any, dt.datetime]:
     try:
         instant = timeutil.parse_rfc3339(value["dateTime"])
     except ValueError as exc:
-        raise bad("GRN_REST_API_00220", f"{where}.dateTime {value['dateTime']!r} is not a valid RFC 3339 date-time.") from exc
+        raise bad(
+            "GRN_REST_API_00220", f"{where}.dateTime {value['dateTime']!r} is not a valid RFC 3339 date-time."
+        ) from exc
     return timeutil.zone(zone_name), instant
 
 

@@ -263,9 +263,7 @@ class LineWorksApp(EmulatorApp):
         self.config.update(changes)
 
     def snapshot(self) -> dict[str, Any]:
-        events = [
-            {"calendarId": cal_id, **item} for cal_id, items in self.events.items() for item in items.values()
-        ]
+        events = [{"calendarId": cal_id, **item} for cal_id, items in self.events.items() for item in items.values()]
         return {
             "api": "lineworks",
             "domainId": LINEWORKS_DOMAIN_ID,
@@ -571,9 +569,7 @@ class LineWorksApp(EmulatorApp):
         page, cursor = paginate_by_cursor(self._personals(user), count, request.arg("cursor"))
         return Response(200, {"calendarPersonals": page, "responseMetaData": {"nextCursor": cursor}})
 
-    @route(
-        "GET", API + "/users/{userId}/calendar-personals/{calendarId}", "calendar-personals-get", scopes=READ_SCOPES
-    )
+    @route("GET", API + "/users/{userId}/calendar-personals/{calendarId}", "calendar-personals-get", scopes=READ_SCOPES)
     def get_personal(self, request: Request) -> Response:
         user = self._path_user(request)
         for personal in self._personals(user):
@@ -735,7 +731,9 @@ class LineWorksApp(EmulatorApp):
         if until <= start:
             raise invalid("untilDateTime must be after fromDateTime")
         if until - start > dt.timedelta(days=self.config.max_list_days):
-            raise invalid(f"The period between fromDateTime and untilDateTime must be {self.config.max_list_days} days or less")
+            raise invalid(
+                f"The period between fromDateTime and untilDateTime must be {self.config.max_list_days} days or less"
+            )
         zone = timeutil.zone(self._calendar_zone(calendar))
         with self.lock:
             items = list(self.events.get(calendar["calendarId"], {}).values())
@@ -825,9 +823,10 @@ class LineWorksApp(EmulatorApp):
         calendar = self.calendars[cal_id]
         zone_name = self._calendar_zone(calendar)
         now_local = dt.datetime.now(timeutil.zone(zone_name)).strftime("%Y-%m-%dT%H:%M:%S")
-        created_time = (
-            created["eventComponents"][0].get("createdTime") if created else None
-        ) or {"dateTime": now_local, "timeZone": zone_name}
+        created_time = (created["eventComponents"][0].get("createdTime") if created else None) or {
+            "dateTime": now_local,
+            "timeZone": zone_name,
+        }
         owner = self.users.get(calendar.get("ownerUserId") or "")
         organizer_default = (
             {"email": owner["email"], "displayName": self.calendars[cal_id]["calendarName"]}
@@ -869,7 +868,9 @@ class LineWorksApp(EmulatorApp):
             if isinstance(component, dict) and "eventId" in component:
                 value = component["eventId"]
                 if not isinstance(value, str) or not 1 <= len(value) <= EVENT_ID_MAX_LEN:
-                    raise invalid(f"eventComponents[{i}].eventId must be a string of 1 to {EVENT_ID_MAX_LEN} characters")
+                    raise invalid(
+                        f"eventComponents[{i}].eventId must be a string of 1 to {EVENT_ID_MAX_LEN} characters"
+                    )
         ids = {c["eventId"] for c in components if isinstance(c, dict) and "eventId" in c}
         if len(ids) > 1:
             raise invalid("all eventComponents must have the same eventId")
@@ -901,7 +902,11 @@ class LineWorksApp(EmulatorApp):
         summary = component.get("summary")
         if not isinstance(summary, str):
             raise invalid(f"{where}.summary is required and must be a string")
-        for name, limit in (("summary", SUMMARY_MAX_LEN), ("description", DESCRIPTION_MAX_LEN), ("location", LOCATION_MAX_LEN)):
+        for name, limit in (
+            ("summary", SUMMARY_MAX_LEN),
+            ("description", DESCRIPTION_MAX_LEN),
+            ("location", LOCATION_MAX_LEN),
+        ):
             if name in component:
                 value = component[name]
                 if not isinstance(value, str):
@@ -927,7 +932,11 @@ class LineWorksApp(EmulatorApp):
                 if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                     raise invalid(f"{where}.{name} must be an integer from {low} to {high}")
                 out[name] = value
-        for name, keys in (("map", ("type", "geo")), ("mapUrl", ("mapUrl", "imageId")), ("videoMeeting", ("url", "resourceId"))):
+        for name, keys in (
+            ("map", ("type", "geo")),
+            ("mapUrl", ("mapUrl", "imageId")),
+            ("videoMeeting", ("url", "resourceId")),
+        ):
             if name in component:
                 value = component[name]
                 if not isinstance(value, dict) or not all(isinstance(value.get(k, ""), str) for k in keys):
@@ -970,7 +979,9 @@ class LineWorksApp(EmulatorApp):
                 out.pop("recurringEventId", None)
             for j, line in enumerate(lines):
                 if not line.upper().startswith(RECURRENCE_PREFIXES):
-                    raise invalid(f"{where}.recurrence[{j}] {line[:80]!r} is not an RRULE, EXRULE, EXDATE or RDATE line")
+                    raise invalid(
+                        f"{where}.recurrence[{j}] {line[:80]!r} is not an RRULE, EXRULE, EXDATE or RDATE line"
+                    )
             if lines:
                 out["recurrence"] = list(lines)
         if "attendees" in component:
@@ -1127,7 +1138,9 @@ def _parse_recurrence_id(value: str, where: str) -> None:
             return
         except ValueError:
             continue
-    raise invalid(f"{where}.recurringEventId {value!r} is not a RECURRENCE-ID value such as TZID=Asia/Tokyo:20211213T140000")
+    raise invalid(
+        f"{where}.recurringEventId {value!r} is not a RECURRENCE-ID value such as TZID=Asia/Tokyo:20211213T140000"
+    )
 
 
 def _instant(value: dict[str, str], zone: dt.tzinfo | None = None) -> dt.datetime:
@@ -1253,5 +1266,3 @@ def _item_overlaps(item: dict[str, Any], start: dt.datetime, until: dt.datetime,
 
 def _sort_key(component: dict[str, Any], zone: dt.tzinfo) -> tuple[dt.datetime, str]:
     return _instant(component["start"], zone), component["eventId"]
-
-

@@ -24,6 +24,11 @@ _BUDGET_FIELDS = {
         "SQLAlchemy URL (postgresql://..., sqlite:///...) or redis://... shared by every worker; "
         "empty: a SQLite file under AIRFLOW_HOME (one machine only).",
     ),
+    "timeout": {
+        "label": "Request timeout (s)",
+        "description": "How long one API request may wait to connect or for data before it is retried.",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": 30},
+    },
     "verify": {
         "label": "Verify TLS certificates",
         "description": "Leave on. Turn off only for a test server with a self-signed certificate.",
@@ -54,10 +59,17 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "client_id": _text("Client ID", "Developer Console > API 2.0 > the app's Client ID."),
                     "client_secret": _text("Client Secret", "The app's Client Secret.", fmt="password"),
-                    "service_account": _text("Service Account", "The app's service account, e.g. xxxxx.serviceaccount@example.com."),
-                    "private_key": _text("Private Key (PEM)", "The service account's private key, PEM text.", fmt="multiline"),
+                    "service_account": _text(
+                        "Service Account", "The app's service account, e.g. xxxxx.serviceaccount@example.com."
+                    ),
+                    "private_key": _text(
+                        "Private Key (PEM)", "The service account's private key, PEM text.", fmt="multiline"
+                    ),
                     "token_url": _text(
-                        "Token URL", "OAuth token endpoint.", fmt="url", default="https://auth.worksmobile.com/oauth2/v2.0/token"
+                        "Token URL",
+                        "OAuth token endpoint.",
+                        fmt="url",
+                        default="https://auth.worksmobile.com/oauth2/v2.0/token",
                     ),
                     "scope": _text("Scopes", "Space-separated scopes.", default="calendar user.read"),
                     "rate_limit_per_minute": {
@@ -86,10 +98,16 @@ def get_provider_info() -> dict[str, Any]:
                     "auth": {
                         "label": "Authentication",
                         "description": "password: X-Cybozu-Authorization from login/password; oauth: the password field is a bearer token.",
-                        "schema": {"type": ["string", "null"], "enum": ["password", "oauth", None], "default": "password"},
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": ["password", "oauth", None],
+                            "default": "password",
+                        },
                     },
                     "basic_login": _text("Basic auth user", "Only when the site is behind Basic authentication."),
-                    "basic_password": _text("Basic auth password", "Only when the site is behind Basic authentication.", fmt="password"),
+                    "basic_password": _text(
+                        "Basic auth password", "Only when the site is behind Basic authentication.", fmt="password"
+                    ),
                     "max_concurrent": {
                         "label": "Concurrent requests",
                         "description": "Client-side cap; Garoon answers 429 GRN_REST_API_00104 past its own limit.",

@@ -18,6 +18,7 @@ and :class:`RedisBudgetStore` (one Lua script per reservation).
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -52,12 +53,21 @@ class Budget:
     capacity: float = 1.0
 
     @classmethod
-    def for_limit(cls, calls: int, per_seconds: float = 60.0, share: float = DEFAULT_SHARE) -> Budget:
-        """Return the budget that uses ``share`` of a limit of ``calls`` per ``per_seconds`` and never exceeds it."""
-        if calls < 1 or per_seconds <= 0 or not 0 < share <= 1:
-            raise ValueError(f"a budget needs calls >= 1, a positive window and 0 < share <= 1; got {calls}, {per_seconds}, {share}")
+    def for_limit(
+        cls, calls: int, per_seconds: float = 60.0, share: float = DEFAULT_SHARE, spread_s: float = 0.0
+    ) -> Budget:
+        """Return the budget that uses ``share`` of a limit of ``calls`` per ``per_seconds`` and never exceeds it.
+
+        ``spread_s``: how far out of step with their slots calls may reach the server (latency jitter). Calls sent
+        over ``per_seconds + spread_s`` can then be counted in one window, so the rate is set over that span.
+        """
+        if calls < 1 or per_seconds <= 0 or not 0 < share <= 1 or spread_s < 0:
+            raise ValueError(
+                "a budget needs calls >= 1, a positive window, 0 < share <= 1 and a spread >= 0; "
+                f"got {calls}, {per_seconds}, {share}, {spread_s}"
+            )
         allowed = max(calls * share, 1.0)
-        return cls(rate=max(allowed - 1.0, 0.5) / per_seconds, capacity=1.0)
+        return cls(rate=max(allowed - 1.0, 0.5) / (per_seconds + spread_s), capacity=1.0)
 
 
 class RateBudget:
@@ -192,8 +202,25 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA busy_timeout = 30000")
     # A rollback journal fsyncs several times per commit while holding the write lock (10-100 ms on a
     # busy disk), and callers reach their slots that much late; WAL commits without an fsync.
-    dbapi_connection.execute("PRAGMA journal_mode = WAL")
+    switch_to_wal(dbapi_connection)
     dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+
+
+def switch_to_wal(dbapi_connection: Any, patience: float = 30.0) -> None:
+    """Put the database file in WAL mode (persistent), retrying while other connections hold it.
+
+    Changing the journal mode needs the file to itself, and SQLite reports "database is locked" at once,
+    without consulting ``busy_timeout``, when workers opening a fresh database together all try it.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:

@@ -27,6 +27,7 @@ from calendar_etl.hooks.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    TlsVerificationError,
     TransientError,
     ValidationError,
 )
@@ -86,7 +87,7 @@ class ApiHook(BaseHook):
         self,
         conn_id: str | None = None,
         *,
-        timeout: float = DEFAULT_TIMEOUT_S,
+        timeout: float | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
         budget: RateBudget | None = None,
@@ -94,7 +95,8 @@ class ApiHook(BaseHook):
     ) -> None:
         super().__init__()
         self.conn_id = conn_id or self.default_conn_name
-        self.timeout = timeout
+        if timeout is not None:
+            self.timeout = timeout
         self.max_attempts = max_attempts
         self.max_retry_wait_s = max_retry_wait_s
         self._budget = budget
@@ -112,13 +114,26 @@ class ApiHook(BaseHook):
         return dict(self.connection.extra_dejson or {})
 
     @cached_property
+    def timeout(self) -> float:
+        """Return the seconds a request may wait to connect or for data: the constructor's, else the extra ``timeout``."""
+        return float(self.extras.get("timeout") or DEFAULT_TIMEOUT_S)
+
+    @cached_property
+    def verify(self) -> bool | str:
+        """Return how TLS certificates are checked: True (the default bundle), a CA bundle path, or False.
+
+        Passed with every request: a session-wide setting would lose to ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``
+        in the environment, which requests prefers to it.
+        """
+        return _verify_setting(self.extras.get("verify", True))
+
+    @cached_property
     def session(self) -> requests.Session:
         """One pooled session per hook instance; safe to share between threads of a pool."""
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
-        session.verify = _verify_setting(self.extras.get("verify", True))
         session.headers["User-Agent"] = "calendar-etl (Apache Airflow hook)"
         return session
 
@@ -175,15 +190,28 @@ class ApiHook(BaseHook):
             # Credentials first (a token request is not an API operation), then the slot: the call
             # must leave right when its slot comes.
             headers = {**kwargs.pop("headers", {}), **(self._auth_headers() if authenticated else {})}
+            error: CalendarApiError
             limit = self._budget_for(operation)
             if limit:
                 self.budget.acquire(*limit)
             try:
                 with self._calls_lock:
                     self.calls += 1
-                response = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+                response = self.session.request(
+                    method, url, headers=headers, timeout=self.timeout, verify=self.verify, **kwargs
+                )
+            except requests.exceptions.SSLError as exc:
+                if "CERTIFICATE_VERIFY_FAILED" not in str(exc):
+                    error = TransientError(type(exc).__name__, method=method, path=path)
+                else:  # a certificate is refused the same way every time: say so at once instead of retrying
+                    raise TlsVerificationError(
+                        f"the TLS certificate of {urlsplit(url).netloc} was refused ({_ssl_reason(exc)}); "
+                        "give the connection extra 'verify' a CA bundle path that trusts it",
+                        method=method,
+                        path=path,
+                    ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
-                error: CalendarApiError = TransientError(type(exc).__name__, method=method, path=path)
+                error = TransientError(type(exc).__name__, method=method, path=path)
             else:
                 if response.status_code in ok:
                     return response
@@ -261,6 +289,13 @@ def http_base(host: str | None) -> str:
     """Return a connection host as a URL without a trailing slash (https when no scheme is given)."""
     base = (host or "").rstrip("/")
     return base if base.startswith(("http://", "https://")) else f"https://{base}"
+
+
+def _ssl_reason(exc: Exception) -> str:
+    """Return the certificate problem of an SSLError (``self-signed certificate``...), without the URL chain."""
+    text = str(exc)
+    marker = "certificate verify failed:"
+    return text.split(marker, 1)[1].split(")")[0].strip() if marker in text else "certificate verify failed"
 
 
 def _verify_setting(value: Any) -> bool | str:

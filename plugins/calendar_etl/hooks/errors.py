@@ -65,6 +65,11 @@ class RateLimitedError(CalendarApiError):
         self.reset_after = reset_after
 
 
+class TlsVerificationError(CalendarApiError):
+    """The server's TLS certificate was refused; retrying cannot help. Fix the certificate, give the connection
+    extra ``verify`` the path of a CA bundle that trusts it, or (test servers only) set ``verify`` to false."""
+
+
 class TransientError(CalendarApiError):
     """A 5xx, a reset connection or a timeout: the request may or may not have been applied."""
 

@@ -113,7 +113,9 @@ class GaroonHook(ApiHook):
         """
         offset = 0
         while True:
-            body = self.json("GET", self._api(path), operation=operation, params={**params, "limit": PAGE_LIMIT, "offset": offset})
+            body = self.json(
+                "GET", self._api(path), operation=operation, params={**params, "limit": PAGE_LIMIT, "offset": offset}
+            )
             items = body.get(key, [])
             yield from items
             if not body.get("hasNext"):
@@ -135,7 +137,12 @@ class GaroonHook(ApiHook):
         """
         if (target is None) != (target_type is None):
             raise ValueError("target and target_type go together")
-        query = {"rangeStart": iso_with_offset(start), "rangeEnd": iso_with_offset(end), "orderBy": "createdAt asc", **params}
+        query = {
+            "rangeStart": iso_with_offset(start),
+            "rangeEnd": iso_with_offset(end),
+            "orderBy": "createdAt asc",
+            **params,
+        }
         if target is not None:
             query.update(target=target, targetType=target_type)
         seen: set[tuple[str, str | None]] = set()
@@ -160,13 +167,21 @@ class GaroonHook(ApiHook):
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return dict(
-                    self.json("POST", self._api("/schedule/events"), operation="schedule-event-create", json=payload,
-                              ok=(200, 201), retry_writes=False)
+                    self.json(
+                        "POST",
+                        self._api("/schedule/events"),
+                        operation="schedule-event-create",
+                        json=payload,
+                        ok=(200, 201),
+                        retry_writes=False,
+                    )
                 )
             except TransientError as exc:
                 found = self.find_by_marker(marker, *self._window_of(payload), target=search_target)
                 if found:
-                    self.log.info("create of %s was applied despite %s; using event %s", marker, exc.message, found[0]["id"])
+                    self.log.info(
+                        "create of %s was applied despite %s; using event %s", marker, exc.message, found[0]["id"]
+                    )
                     return found[0]
                 if attempt == self.max_attempts:
                     raise
@@ -189,12 +204,16 @@ class GaroonHook(ApiHook):
 
     def update_event(self, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """PATCH the event with the full desired state (``start`` and the whole attendee list included)."""
-        return dict(self.json("PATCH", self._api(f"/schedule/events/{event_id}"), operation="schedule-event-update", json=body))
+        return dict(
+            self.json("PATCH", self._api(f"/schedule/events/{event_id}"), operation="schedule-event-update", json=body)
+        )
 
     def delete_event(self, event_id: str) -> bool:
         """Delete the event (every occurrence, for a repeating id); False when it was already gone."""
         try:
-            self.request("DELETE", self._api(f"/schedule/events/{event_id}"), operation="schedule-event-delete", ok=(200, 204))
+            self.request(
+                "DELETE", self._api(f"/schedule/events/{event_id}"), operation="schedule-event-delete", ok=(200, 204)
+            )
         except NotFoundError:
             return False
         return True

@@ -9,7 +9,6 @@ API reference: https://developers.worksmobile.com/jp/docs/calendar (facts and so
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -26,8 +25,12 @@ from calendar_etl.hooks.errors import (
     CalendarApiError,
     ConflictError,
     NotFoundError,
+    TlsVerificationError,
 )
 from calendar_etl.ratelimit import DEFAULT_SHARE, Budget
+from calendar_etl.transforms.lineworks import event_id_for
+
+__all__ = ["LineWorksHook", "event_id_for"]
 
 DEFAULT_TOKEN_URL = "https://auth.worksmobile.com/oauth2/v2.0/token"
 DEFAULT_SCOPE = "calendar user.read"
@@ -39,12 +42,6 @@ RATE_LIMIT_PER_MINUTE = 240  # Standard/Advanced plan; 60 on Free (rate-limits p
 MAX_LIST_DAYS = 31  # event lists cover at most 31 days per call
 USERS_PAGE = 100  # GET /users count maximum
 PERSONALS_PAGE = 50  # GET /users/{id}/calendar-personals count maximum
-EVENT_ID_PREFIX = "cetl-"
-
-
-def event_id_for(source_key: str) -> str:
-    """Return the deterministic client ``eventId`` for a source event, so a retried create cannot duplicate."""
-    return EVENT_ID_PREFIX + hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:48]
 
 
 class LineWorksHook(ApiHook):
@@ -119,7 +116,9 @@ class LineWorksHook(ApiHook):
         try:
             assertion = jwt.encode(claims, private_key, algorithm="RS256")
         except (ValueError, TypeError, jwt.PyJWTError) as exc:
-            raise AuthenticationError(f"connection {self.conn_id!r}: private_key is not a usable RSA key ({type(exc).__name__})") from None
+            raise AuthenticationError(
+                f"connection {self.conn_id!r}: private_key is not a usable RSA key ({type(exc).__name__})"
+            ) from None
         form = {
             "grant_type": JWT_GRANT,
             "assertion": assertion,
@@ -131,11 +130,15 @@ class LineWorksHook(ApiHook):
         try:  # a reset, timeout, 429 or 5xx of the token endpoint is retried like any other call
             body = self.json("POST", url, operation=TOKEN_OPERATION, data=form, authenticated=False)
         except CalendarApiError as exc:
-            if exc.retryable:
+            if exc.retryable or isinstance(exc, TlsVerificationError):
                 raise
             raise AuthenticationError(
                 f"token request refused: {exc.message}",
-                status=exc.status, code=exc.code, method=exc.method, path=exc.path, body=exc.body,
+                status=exc.status,
+                code=exc.code,
+                method=exc.method,
+                path=exc.path,
+                body=exc.body,
             ) from None
         token = str(body["access_token"])
         self.mask(token, body.get("refresh_token"))
@@ -166,7 +169,9 @@ class LineWorksHook(ApiHook):
         if not isinstance(body, dict):
             return None, str(body)[:500]
         if "error" in body or "returnCode" in body:  # the token endpoint: OAuth style, or its generic error
-            return body.get("error") or body.get("returnCode"), str(body.get("error_description") or body.get("returnMessage") or "")
+            return body.get("error") or body.get("returnCode"), str(
+                body.get("error_description") or body.get("returnMessage") or ""
+            )
         return body.get("code"), str(body.get("description") or body)
 
     def _reset_after(self, response: requests.Response) -> float | None:
@@ -185,7 +190,8 @@ class LineWorksHook(ApiHook):
         limit = int(self.extras.get("rate_limit_per_minute") or RATE_LIMIT_PER_MINUTE)
         window = float(self.extras.get("rate_window_seconds") or 60.0)
         share = float(self.extras.get("budget_share") or DEFAULT_SHARE)
-        return f"lineworks:{self.client_id}:{operation}", Budget.for_limit(limit, window, share)
+        spread = float(self.extras.get("rate_spread_seconds") or 0.0)  # latency jitter (matters at a share near 1)
+        return f"lineworks:{self.client_id}:{operation}", Budget.for_limit(limit, window, share, spread)
 
     def _url(self, path: str) -> str:
         return self.base_url + path
@@ -198,7 +204,10 @@ class LineWorksHook(ApiHook):
             users = self.json("GET", self._url("/users"), operation="user-list", params={"count": 1})
         except CalendarApiError as exc:
             return False, f"{exc.code}: {exc.message}" if exc.code else exc.message
-        return True, f"Connected to LINE WORKS: token issued, directory readable ({len(users.get('users', []))} user on the first page)"
+        return (
+            True,
+            f"Connected to LINE WORKS: token issued, directory readable ({len(users.get('users', []))} user on the first page)",
+        )
 
     # -- directory --------------------------------------------------------------------------
     def iter_users(self) -> Iterator[dict[str, Any]]:
@@ -216,7 +225,9 @@ class LineWorksHook(ApiHook):
     def resolve_user(self, email: str) -> str | None:
         """Return the userId whose login e-mail is ``email`` (one directory pass, cached), or None."""
         if self._users_by_email is None:
-            self._users_by_email = {str(u["email"]).lower(): str(u["userId"]) for u in self.iter_users() if u.get("email")}
+            self._users_by_email = {
+                str(u["email"]).lower(): str(u["userId"]) for u in self.iter_users() if u.get("email")
+            }
         return self._users_by_email.get(email.lower())
 
     # -- calendars --------------------------------------------------------------------------
@@ -228,8 +239,10 @@ class LineWorksHook(ApiHook):
             if cursor:
                 params["cursor"] = cursor
             body = self.json(
-                "GET", self._url(f"/users/{quote(user, safe='')}/calendar-personals"),
-                operation="calendar-personals-list", params=params,
+                "GET",
+                self._url(f"/users/{quote(user, safe='')}/calendar-personals"),
+                operation="calendar-personals-list",
+                params=params,
             )
             return body.get("calendarPersonals", []), (body.get("responseMetaData") or {}).get("nextCursor")
 
@@ -237,7 +250,9 @@ class LineWorksHook(ApiHook):
 
     def default_calendar(self, user: str) -> dict[str, Any]:
         """Return ``user``'s default calendar (with its calendarId and calendarEmail)."""
-        return dict(self.json("GET", self._url(f"/users/{quote(user, safe='')}/calendar"), operation="calendar-default-get"))
+        return dict(
+            self.json("GET", self._url(f"/users/{quote(user, safe='')}/calendar"), operation="calendar-default-get")
+        )
 
     def create_calendar(
         self, name: str, members: list[str], *, description: str = "", role: str = "CALENDAR_EVENT_READ_WRITE"
@@ -254,7 +269,12 @@ class LineWorksHook(ApiHook):
     def delete_calendar(self, calendar_id: str) -> bool:
         """Delete a shared calendar; return False when it was already gone."""
         try:
-            self.request("DELETE", self._url(f"/calendars/{quote(calendar_id, safe='')}"), operation="calendar-delete", ok=(200, 204))
+            self.request(
+                "DELETE",
+                self._url(f"/calendars/{quote(calendar_id, safe='')}"),
+                operation="calendar-delete",
+                ok=(200, 204),
+            )
         except NotFoundError:
             return False
         return True
@@ -283,7 +303,9 @@ class LineWorksHook(ApiHook):
         while cursor < end:
             chunk_end = min(cursor + dt.timedelta(days=MAX_LIST_DAYS), end)
             body = self.json(
-                "GET", self._url(self._events_path(user, calendar)), operation=self._operation(calendar, "list"),
+                "GET",
+                self._url(self._events_path(user, calendar)),
+                operation=self._operation(calendar, "list"),
                 params={"fromDateTime": iso_with_offset(cursor), "untilDateTime": iso_with_offset(chunk_end)},
             )
             for item in body.get("events", []):
@@ -320,8 +342,12 @@ class LineWorksHook(ApiHook):
         try:
             return dict(
                 self.json(
-                    "POST", self._url(self._events_path(user, calendar)), operation=self._operation(calendar, "create"),
-                    json=body, ok=(200, 201), retry_writes=bool(components[0].get("eventId")),
+                    "POST",
+                    self._url(self._events_path(user, calendar)),
+                    operation=self._operation(calendar, "create"),
+                    json=body,
+                    ok=(200, 201),
+                    retry_writes=bool(components[0].get("eventId")),
                 )
             )
         except ConflictError:
@@ -351,7 +377,10 @@ class LineWorksHook(ApiHook):
         path = f"{self._events_path(user, calendar)}/{quote(event_id, safe='')}"
         try:
             self.request(
-                "DELETE", self._url(path), operation=self._operation(calendar, "delete"), ok=(200, 204),
+                "DELETE",
+                self._url(path),
+                operation=self._operation(calendar, "delete"),
+                ok=(200, 204),
                 params={"sendNotification": "true" if send_notification else "false"},
             )
         except NotFoundError:

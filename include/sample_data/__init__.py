@@ -1,0 +1,1 @@
+"""Sample calendar data: a hand-written .ics corpus (``ics/``) and a generator for large .ics files."""

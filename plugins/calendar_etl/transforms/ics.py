@@ -1,0 +1,583 @@
+"""iCalendar (RFC 5545) files ⇄ canonical rows, through the ``icalendar`` library.
+
+What real files contain and this module handles: several VEVENTs (and several VCALENDARs) in one file,
+VTIMEZONE blocks, UTC and floating times, all-day ``VALUE=DATE`` events, Windows zone names from Outlook
+exports (``Tokyo Standard Time``), RECURRENCE-ID overrides, ``STATUS:CANCELLED``, a UID repeated without a
+RECURRENCE-ID, folded lines, and ``ATTENDEE``/``ORGANIZER`` with ``CN``. A VEVENT that cannot be read becomes
+an error naming its UID (or its position) and the problem; the rest of the file converts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import hashlib
+import re
+import zoneinfo
+from collections.abc import Iterable
+from typing import Any
+
+import icalendar
+import pandas as pd
+from icalendar.timezone import windows_to_olson
+
+from calendar_etl import model
+from calendar_etl.transforms import recurrence
+from calendar_etl.transforms.common import DATA_ERRORS, ErrorCollector, describe, known_zone
+
+PRODID = "-//calendar-etl//Garoon LINE WORKS iCalendar//EN"
+MAX_ICS_BYTES = 50 * 1024 * 1024  # a larger file is refused, not half-read (documented in the README)
+PARTSTATS = {"NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE"}
+RESOURCE_CUTYPES = {"RESOURCE", "ROOM"}
+WINDOWS_ZONES: dict[str, str] = dict(windows_to_olson.WINDOWS_TO_OLSON)
+FOLD_RE = re.compile(rb"\r?\n[ \t]")
+DURATION_RE = re.compile(r"^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def source_key(uid: str, rid: str | None = None) -> str:
+    """Return the canonical source key of an iCalendar event (or one override of it)."""
+    return f"ics:{uid}" + (f":{rid}" if rid else "")
+
+
+# ---------------------------------------------------------------------- iCalendar -> canonical
+
+
+def ics_to_canonical(source: str | bytes, *, name: str = "<ics>", default_zone: str = "UTC") -> model.Converted:
+    """Return canonical rows for every VEVENT in an .ics text.
+
+    :param source: the file's content.
+    :param name: where it came from, used in error messages.
+    :param default_zone: the zone floating times (no TZID, no ``Z``) are read in; each such row gets a reason.
+    """
+    errors = ErrorCollector()
+    raw = source.encode("utf-8") if isinstance(source, str) else source
+    if len(raw) > MAX_ICS_BYTES:
+        errors.add(f"ics:{name}", f"file of {len(raw)} bytes exceeds the {MAX_ICS_BYTES}-byte limit; split it")
+        return model.Converted(model.empty(), errors.frame())
+    raw = FOLD_RE.sub(b"", raw)  # unfold as bytes: a fold may split a multi-byte UTF-8 character (RFC 5545 3.1)
+    raw, truncation = _close_truncated(raw, name)
+    if truncation:
+        errors.add(*truncation)
+    try:
+        calendars = icalendar.Calendar.from_ical(raw, multiple=True)
+    except (ValueError, KeyError, IndexError) as exc:
+        errors.add(f"ics:{name}", f"not an iCalendar file: {exc}")
+        return model.Converted(model.empty(), errors.frame())
+    # The parsed file is a large graph of objects that lives until we are done: keep the cyclic garbage collector
+    # from walking it again and again while the rows are made (it holds no garbage; it is released after). Not
+    # when the process froze objects itself (a forking server does, for copy-on-write): unfreezing would undo it.
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
+    try:
+        rows: list[dict[str, Any]] = []
+        position = 0
+        for calendar in calendars:
+            zones = _vtimezone_names(calendar)
+            for event in calendar.walk("VEVENT"):
+                position += 1
+                uid = str(_prop(event, "UID") or "").strip()
+                key = source_key(uid) if uid else f"ics:{name}#{position}"
+                try:
+                    rows.append(_row(event, position, name, zones, default_zone))
+                except DATA_ERRORS as exc:
+                    errors.add(key, describe(exc))
+        del calendars
+        rows = _deduplicate(rows)
+        frame = model.from_columns({c: [r.get(c) for r in rows] for c in model.COLUMNS}, len(rows))
+    finally:
+        if freeze:
+            gc.unfreeze()
+    return model.Converted(frame, errors.frame())
+
+
+def _close_truncated(raw: bytes, name: str) -> tuple[bytes, tuple[str, str] | None]:
+    """Return a cut-off file closed after its last complete VEVENT, and the error naming what was lost."""
+    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
+    stack: list[bytes] = []
+    for line in lines:
+        text = line.strip().upper()
+        if text.startswith(b"BEGIN:"):
+            stack.append(text[6:])
+        elif text.startswith(b"END:") and stack and stack[-1] == text[4:]:
+            stack.pop()
+    if not stack:
+        return raw, None
+    problem: tuple[str, str]
+    if b"VEVENT" in stack:
+        cut = raw.rfind(b"BEGIN:VEVENT")
+        tail = raw[cut:]
+        uid = re.search(rb"\nUID:([^\r\n]*)", tail)
+        key = source_key(uid.group(1).decode("utf-8", "replace").strip()) if uid else f"ics:{name}#last"
+        problem = (
+            key,
+            "the file is truncated inside this VEVENT (no END:VEVENT / END:VCALENDAR); the event was not read",
+        )
+        raw = raw[:cut]
+        stack = stack[: stack.index(b"VEVENT")]
+    else:
+        problem = (f"ics:{name}", "the file is truncated (no END:VCALENDAR); every complete event was read")
+    closing = b"".join(b"END:" + part + b"\r\n" for part in reversed(stack))
+    return raw.rstrip(b"\r\n") + b"\r\n" + closing, problem
+
+
+#: icalendar's components and parameters are dicts whose keys it stores upper-cased (``CaselessDict``): read
+#: with upper-case names as plain dicts, they skip its key folding, which costs more than the rest of reading.
+_prop = dict.get
+
+
+def _vtimezone_names(calendar: icalendar.Calendar) -> set[str]:
+    return {str(_prop(tz, "TZID")) for tz in calendar.walk("VTIMEZONE") if _prop(tz, "TZID")}
+
+
+def _row(event: Any, position: int, name: str, vtimezones: set[str], default_zone: str) -> dict[str, Any]:
+    reasons: list[str] = []
+    broken = [f"{prop}: {err}" for prop, err in getattr(event, "errors", [])]
+    uid = str(_prop(event, "UID") or "").strip()
+    if not uid:
+        start = _prop(event, "DTSTART")
+        seed = f"{name}|{position}|{start.to_ical().decode() if start else ''}|{_prop(event, 'SUMMARY', '')}"
+        uid = "generated-" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+        reasons.append("VEVENT has no UID; a stable one was generated from its file, position, start and summary")
+    if broken:
+        if any(p.upper().startswith(("DTSTART", "DTEND", "RRULE", "RECURRENCE-ID")) for p in broken):
+            raise ValueError(f"unreadable line(s): {'; '.join(broken)[:300]}")
+        reasons.append(f"unreadable line(s) ignored: {'; '.join(broken)[:300]}")
+    start_prop = _prop(event, "DTSTART")
+    if start_prop is None:
+        raise ValueError("DTSTART is required")
+    start = start_prop.dt
+    zone, zone_reason = _zone(start_prop, vtimezones, default_zone)
+    if zone_reason:
+        reasons.append(zone_reason)
+    all_day = not isinstance(start, dt.datetime)
+    end = _end(event, start, all_day)
+    row: dict[str, Any] = {"source_system": "ics", "ics_uid": uid, "all_day": all_day, "reasons": reasons}
+    if all_day:
+        row["start_date"], row["end_date"] = start, end if end > start else start + dt.timedelta(days=1)
+        if end <= start:
+            reasons.append("all-day DTEND not after DTSTART; read as a one-day event")
+    else:
+        tz = zoneinfo.ZoneInfo(zone)
+        begin = _aware(start, tz)
+        finish = _aware(end, tz)
+        if finish < begin:
+            raise ValueError(f"DTEND {finish.isoformat()} is before DTSTART {begin.isoformat()}")
+        row.update(start=begin, end=finish, timezone=zone)
+    rid_prop = _prop(event, "RECURRENCE-ID")
+    lines = _recurrence_lines(event, start, zone if not all_day else None)
+    rid = None
+    if rid_prop is not None:
+        value = rid_prop.dt
+        rid = recurrence.recurrence_id(
+            value
+            if not isinstance(value, dt.datetime)
+            else _aware(value, zoneinfo.ZoneInfo(_zone(rid_prop, vtimezones, zone or default_zone)[0]))
+        )
+        if all_day and len(rid) > 8:
+            rid = rid[:8]
+        if str(_prop(rid_prop.params, "RANGE", "")).upper() == "THISANDFUTURE":
+            reasons.append("RECURRENCE-ID;RANGE=THISANDFUTURE applied to that occurrence only")
+    kind = "exception" if rid else ("series" if lines else "single")
+    status = str(_prop(event, "STATUS") or "CONFIRMED").upper()
+    if status not in model.STATUSES:
+        reasons.append(f"STATUS {status} read as CONFIRMED")
+        status = "CONFIRMED"
+    classification = str(_prop(event, "CLASS") or "PUBLIC").upper()
+    organizer = _prop(event, "ORGANIZER")
+    people, rooms = [], []
+    for attendee in _as_list(_prop(event, "ATTENDEE")):
+        person, cutype = _person(attendee)
+        if cutype in RESOURCE_CUTYPES:
+            rooms.append(
+                {"name": person["name"] or person["email"], "garoon_id": None, "garoon_code": None, "resource_id": None}
+            )
+        else:
+            people.append(person)
+    categories = _prop(event, "CATEGORIES")
+    category = None
+    if categories is not None:
+        cats = [str(c) for item in _as_list(categories) for c in getattr(item, "cats", [item])]
+        category = cats[0] if cats else None
+    row.update(
+        source_key=source_key(uid, rid),
+        sync_key=source_key(uid),
+        kind=kind,
+        recurrence_id=rid,
+        recurrence=lines if kind == "series" else [],
+        summary=str(_prop(event, "SUMMARY") or ""),
+        description=_text(_prop(event, "DESCRIPTION")),
+        location=_text(_prop(event, "LOCATION")),
+        status=status,
+        visibility="PRIVATE" if classification in ("PRIVATE", "CONFIDENTIAL") else "PUBLIC",
+        transparency="TRANSPARENT" if str(_prop(event, "TRANSP") or "").upper() == "TRANSPARENT" else "OPAQUE",
+        category=category,
+        organizer=_person(organizer)[0] if organizer is not None else None,
+        attendees=people,
+        facilities=rooms,
+        reminders=_reminders(event, reasons, _span(row)),
+        created=_stamp(_prop(event, "CREATED")),
+        updated=_stamp(_prop(event, "LAST-MODIFIED") or _prop(event, "DTSTAMP")),
+        sequence=int(_prop(event, "SEQUENCE") or 0),
+        start_only=False,
+    )
+    if kind == "exception" and lines:
+        reasons.append("an override carrying its own RRULE: the rule was ignored")
+    return row
+
+
+def _zone(prop: Any, vtimezones: set[str], default_zone: str) -> tuple[str, str | None]:
+    """Return (IANA zone, reason) of a DTSTART-like property."""
+    value = prop.dt
+    tzid = _prop(prop.params, "TZID")
+    if not isinstance(value, dt.datetime):
+        return default_zone, None
+    if tzid:
+        name = str(tzid).strip('"')
+        if _is_iana(name):
+            return name, None
+        if name in WINDOWS_ZONES:
+            return WINDOWS_ZONES[name], None
+        stripped = name.rsplit("/", 2)
+        candidate = "/".join(stripped[-2:])  # "/mozilla.org/20050126_1/Asia/Tokyo" style prefixes
+        if _is_iana(candidate):
+            return candidate, None
+        if value.tzinfo is not None and name in vtimezones:
+            offset = value.utcoffset() or dt.timedelta()
+            hours = offset.total_seconds() / 3600
+            fallback = "UTC" if hours == 0 else (f"Etc/GMT{-int(hours):+d}" if hours.is_integer() else "UTC")
+            return (
+                fallback,
+                f"TZID {name!r} is not an IANA or Windows zone; its VTIMEZONE gave the instants, shown in {fallback}",
+            )
+        raise ValueError(f"unknown time zone {name!r} (no VTIMEZONE defines it)")
+    if value.tzinfo is None:
+        return default_zone, f"floating time read in {default_zone}"
+    key = getattr(value.tzinfo, "key", None)
+    if key and _is_iana(key):
+        return key, None
+    return "UTC", None
+
+
+def _is_iana(name: str) -> bool:
+    return known_zone(name)  # one-word IANA names (CET, Japan, EST5EDT) count too
+
+
+def _aware(value: dt.datetime | dt.date, tz: dt.tzinfo) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time(), tz)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=tz)
+    return value.astimezone(dt.UTC)
+
+
+def _end(event: Any, start: dt.date, all_day: bool) -> Any:
+    end_prop = _prop(event, "DTEND")
+    if end_prop is not None:
+        end = end_prop.dt
+        if all_day and isinstance(end, dt.datetime):
+            return end.date()
+        if not all_day and not isinstance(end, dt.datetime):
+            raise ValueError("DTSTART is a date-time but DTEND is a date")
+        return end
+    duration = _prop(event, "DURATION")
+    if duration is not None:
+        return _add_duration(start, duration)
+    return start + dt.timedelta(days=1) if all_day else start
+
+
+def _add_duration(start: Any, prop: Any) -> Any:
+    """Return ``start`` + a DURATION: days and weeks in wall-clock time, hours/minutes/seconds exactly (RFC 5545 3.3.6)."""
+    match = DURATION_RE.match(prop.to_ical().decode())
+    if not match or not isinstance(start, dt.datetime) or start.tzinfo is None:
+        return start + prop.dt
+    sign = -1 if match.group(1) == "-" else 1
+    weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups()[1:])
+    nominal = start + sign * dt.timedelta(weeks=weeks, days=days)
+    exact = sign * dt.timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    zone = nominal.tzinfo
+    return (nominal.astimezone(dt.UTC) + exact).astimezone(zone)
+
+
+def _recurrence_lines(event: Any, start: dt.date, zone: str | None) -> list[str]:
+    lines = []
+    for rule in _as_list(_prop(event, "RRULE")):
+        lines.append("RRULE:" + _rule_text(rule))
+    for name in ("RDATE", "EXDATE"):
+        values: list[Any] = []
+        for prop in _as_list(_prop(event, name)):
+            for item in getattr(prop, "dts", [prop]):
+                value = item.dt
+                if isinstance(value, tuple):  # an RDATE period: its start
+                    value = value[0]
+                values.append(value)
+        if not values:
+            continue
+        if not isinstance(start, dt.datetime):
+            dates = [v.date() if isinstance(v, dt.datetime) else v for v in values]
+            lines.append(f"{name};VALUE=DATE:" + ",".join(d.strftime("%Y%m%d") for d in sorted(set(dates))))
+        else:
+            tz = zoneinfo.ZoneInfo(zone or "UTC")
+            instants = sorted({_aware(v, tz) for v in values})
+            lines.append(recurrence.exdate_line(instants, zone).replace("EXDATE", name, 1))
+    return lines
+
+
+def _rule_text(rule: Any) -> str:
+    """Return an RRULE value as icalendar writes it (remembered: the same rules come back again and again).
+
+    The key is the value's ``repr``, which shows every part with its type (an UNTIL with its zone).
+    """
+    key = repr(rule)
+    text = _RULE_TEXTS.get(key)
+    if text is None:
+        text = _RULE_TEXTS[key] = rule.to_ical().decode()
+        if len(_RULE_TEXTS) > RULE_TEXTS_KEPT:
+            _RULE_TEXTS.pop(next(iter(_RULE_TEXTS)))
+    return text
+
+
+_RULE_TEXTS: dict[str, str] = {}
+RULE_TEXTS_KEPT = 4096
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _person(address: Any) -> tuple[dict[str, Any], str]:
+    """Return (the canonical person of an ATTENDEE/ORGANIZER address, its upper-case CUTYPE)."""
+    text = address if isinstance(address, str) else str(address)  # vCalAddress is a str
+    email = text[7:] if text[:7].lower() == "mailto:" else (text if "@" in text else None)
+    params = getattr(address, "params", None) or {}
+    partstat = str(_prop(params, "PARTSTAT", "")).upper() or None
+    cutype = str(_prop(params, "CUTYPE", "")).upper()
+    name = _prop(params, "CN")
+    return {
+        "email": email.strip().lower() if email else None,
+        "name": str(name) if name else None,
+        "garoon_id": None,
+        "garoon_code": None,
+        "lineworks_id": None,
+        "type": "GROUP" if cutype == "GROUP" else "USER",
+        "partstat": partstat if partstat in PARTSTATS else None,
+        "optional": str(_prop(params, "ROLE", "")).upper() == "OPT-PARTICIPANT",
+    }, cutype
+
+
+def _span(row: dict[str, Any]) -> dt.timedelta:
+    if row.get("all_day"):
+        return row["end_date"] - row["start_date"]
+    return row["end"] - row["start"]
+
+
+def _reminders(event: Any, reasons: list[str], span: dt.timedelta) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if not event.subcomponents:  # the usual case; walking costs more than the rest of the row
+        return out
+    for alarm in event.walk("VALARM"):
+        trigger = _prop(alarm, "TRIGGER")
+        if trigger is None:
+            continue
+        value = trigger.dt
+        if not isinstance(value, dt.timedelta):
+            reasons.append("an alarm at an absolute time was not carried (only offsets are)")
+            continue
+        text = trigger.to_ical().decode()
+        if str(_prop(trigger.params, "RELATED", "START")).upper() == "END":
+            text = icalendar.vDuration(value + span).to_ical().decode()  # LINE WORKS triggers count from the start
+        method = "EMAIL" if str(_prop(alarm, "ACTION", "")).upper() == "EMAIL" else "DISPLAY"
+        out.append({"method": method, "trigger": text})
+    return out
+
+
+def _stamp(prop: Any) -> dt.datetime | None:
+    if prop is None or not isinstance(prop.dt, dt.datetime):
+        return None
+    value = prop.dt
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _deduplicate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Resolve a UID that appears more than once without a RECURRENCE-ID (exporters do this).
+
+    Identical copies collapse into one (with a reason); a copy with a higher SEQUENCE replaces an older one;
+    different events that share a UID and a SEQUENCE are all kept, under suffixed keys, each with a reason.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["source_key"], []).append(row)
+    out = []
+    for key, group in groups.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        newest = max(r["sequence"] for r in group)
+        latest = [r for r in group if r["sequence"] == newest]
+        distinct: list[dict[str, Any]] = []
+        for row in latest:
+            if not any(_same(row, other) for other in distinct):
+                distinct.append(row)
+        dropped = len(group) - len(distinct)
+        for n, row in enumerate(distinct):
+            note = f"UID repeated {len(group)} times in the input"
+            if dropped:
+                note += f"; {dropped} identical or older (lower SEQUENCE) copies merged"
+            if len(distinct) > 1 and n:
+                row["source_key"] = f"{key}#{n + 1}"
+                if row["kind"] != "exception":
+                    row["sync_key"] = row["source_key"]
+                note += f"; different events share it, this one kept as {row['source_key']}"
+            row["reasons"] = [*row["reasons"], note]
+            out.append(row)
+    return out
+
+
+def _same(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    ignore = {"reasons", "updated", "created"}
+    return all(_comparable(first.get(k)) == _comparable(second.get(k)) for k in first if k not in ignore)
+
+
+def _comparable(value: Any) -> Any:
+    return repr(value)
+
+
+# ---------------------------------------------------------------------- canonical -> iCalendar
+
+
+def canonical_to_ics(frame: pd.DataFrame, *, prodid: str = PRODID, name: str | None = None) -> str:
+    """Return a valid .ics text with one VEVENT per row (exceptions share their series' UID).
+
+    VTIMEZONE blocks are added for every zone used, all-day events are ``VALUE=DATE`` with an exclusive
+    DTEND, and the recurrence lines are written as RRULE/RDATE/EXDATE properties.
+    """
+    calendar = icalendar.Calendar()
+    calendar.add("PRODID", prodid)
+    calendar.add("VERSION", "2.0")
+    if name:
+        calendar.add("X-WR-CALNAME", name)
+    uids: dict[str, str] = {}
+    for record in frame.to_dict("records"):
+        uid = uids.setdefault(record["sync_key"], _uid_of(record))
+        calendar.add_component(_vevent(record, uid))
+    calendar.add_missing_timezones()
+    return calendar.to_ical().decode("utf-8")
+
+
+def _uid_of(record: dict[str, Any]) -> str:
+    if record["source_system"] == "ics" and isinstance(record.get("ics_uid"), str) and record["ics_uid"]:
+        return str(record["ics_uid"])
+    return str(record["sync_key"])
+
+
+def _vevent(record: dict[str, Any], uid: str) -> icalendar.Event:
+    event = icalendar.Event()
+    event.add("UID", uid)
+    stamp = record.get("updated") if _present(record.get("updated")) else pd.Timestamp("2000-01-01", tz="UTC")
+    event.add(
+        "DTSTAMP",
+        pd.Timestamp(stamp).to_pydatetime(),
+    )
+    tz = (
+        zoneinfo.ZoneInfo(record["timezone"])
+        if isinstance(record.get("timezone"), str) and record["timezone"]
+        else dt.UTC
+    )
+    if record["all_day"]:
+        event.add("DTSTART", record["start_date"])
+        event.add("DTEND", record["end_date"])
+    else:
+        event.add("DTSTART", record["start"].to_pydatetime().astimezone(tz))
+        event.add("DTEND", record["end"].to_pydatetime().astimezone(tz))
+    event.add("SUMMARY", record["summary"] or "")
+    for prop, column in (("DESCRIPTION", "description"), ("LOCATION", "location")):
+        if isinstance(record.get(column), str) and record[column]:
+            event.add(prop, record[column])
+    if record["kind"] == "series":
+        start = (
+            dt.datetime.combine(record["start_date"], dt.time())
+            if record["all_day"]
+            else record["start"].to_pydatetime().astimezone(tz)
+        )
+        for line in record["recurrence"]:
+            head, _, rest = line.partition(":")
+            upper = head.upper()
+            if upper.startswith(recurrence.DTSTART_PREFIX):
+                continue
+            if upper.startswith(("RRULE", "EXRULE")):
+                event.add(upper.split(";")[0], icalendar.vRecur.from_ical(rest))
+            else:
+                values = recurrence.line_values(line, start, None if record["all_day"] else tz)
+                event.add(upper.split(";")[0], [v.date() for v in values] if record["all_day"] else values)
+    if record["kind"] in ("exception", "occurrence") and record.get("recurrence_id"):
+        original = recurrence.parse_recurrence_id(record["recurrence_id"])
+        event.add("RECURRENCE-ID", original if not isinstance(original, dt.datetime) else original.astimezone(tz))
+    if record["status"] and record["status"] != "CONFIRMED":
+        event.add("STATUS", record["status"])
+    if record["visibility"] == "PRIVATE":
+        event.add("CLASS", "PRIVATE")
+    if record["transparency"] == "TRANSPARENT":
+        event.add("TRANSP", "TRANSPARENT")
+    if isinstance(record.get("category"), str) and record["category"]:
+        event.add("CATEGORIES", [record["category"]])
+    if record.get("organizer") and record["organizer"].get("email"):
+        event.add("ORGANIZER", _address(record["organizer"]))
+    for person in record["attendees"] if record["attendees"] is not None else []:
+        if person.get("email"):
+            event.add("ATTENDEE", _address(person))
+    for room in record["facilities"] if record["facilities"] is not None else []:
+        address = icalendar.vCalAddress(
+            f"urn:x-resource:{room.get('resource_id') or room.get('garoon_code') or room.get('name')}"
+        )
+        address.params["CUTYPE"] = "RESOURCE"
+        if room.get("name"):
+            address.params["CN"] = room["name"]
+        event.add("ATTENDEE", address)
+    for reminder in record["reminders"] if record["reminders"] is not None else []:
+        alarm = icalendar.Alarm()
+        alarm.add("ACTION", "EMAIL" if reminder.get("method") == "EMAIL" else "DISPLAY")
+        alarm.add("TRIGGER", icalendar.vDuration.from_ical(reminder["trigger"]))
+        alarm.add("DESCRIPTION", record["summary"] or "Reminder")
+        event.add_component(alarm)
+    if record.get("sequence"):
+        event.add("SEQUENCE", int(record["sequence"]))
+    return event
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def _address(person: dict[str, Any]) -> icalendar.vCalAddress:
+    address = icalendar.vCalAddress(f"mailto:{person['email']}")
+    if person.get("name"):
+        address.params["CN"] = person["name"]
+    if person.get("partstat"):
+        address.params["PARTSTAT"] = person["partstat"]
+    if person.get("optional"):
+        address.params["ROLE"] = "OPT-PARTICIPANT"
+    if person.get("type") == "GROUP":
+        address.params["CUTYPE"] = "GROUP"
+    return address
+
+
+def read_many(sources: Iterable[tuple[str, str | bytes]], *, default_zone: str = "UTC") -> model.Converted:
+    """Return the canonical rows of several .ics texts (``(name, content)`` pairs), errors included."""
+    converted = [ics_to_canonical(content, name=name, default_zone=default_zone) for name, content in sources]
+    return model.Converted(
+        _resolve_duplicates_across(model.concat(c.events for c in converted)),
+        pd.concat([c.errors for c in converted], ignore_index=True) if converted else model.errors_frame([]),
+    )
+
+
+def _resolve_duplicates_across(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty or not frame["source_key"].duplicated().any():
+        return frame
+    rows = _deduplicate(frame.to_dict("records"))
+    return model.from_columns({c: [r.get(c) for r in rows] for c in model.COLUMNS}, len(rows))
