@@ -105,7 +105,8 @@ class FaultConfig:
     """Faults injected into API requests (never into ``/_emulator/``), deterministic under ``seed``.
 
     Each API request gets a sequence number; the fault drawn for it comes from a RNG seeded with
-    (``seed``, sequence number), so the same seed and the same request order give the same faults.
+    (``seed``, its number counted from the request after the faults were set), so the same seed and the same
+    requests after setting it give the same faults, whatever the emulator served before.
     """
 
     seed: int = 0
@@ -123,11 +124,12 @@ class FaultConfig:
     hang_seconds: float = 30.0
     paths: str | None = None  # regex: only requests whose path matches are affected
     methods: list[str] | None = None  # only these methods are affected
+    first_seq: int = field(default=0, repr=False)  # set by the emulator: the last request before these faults
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultConfig:
         """Return a config from a JSON object, rejecting unknown keys and wrong types."""
-        known = {f.name: f for f in fields(cls)}
+        known = {f.name: f for f in fields(cls) if f.name != "first_seq"}
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(unknown)}; known: {', '.join(known)}")
@@ -173,6 +175,7 @@ def draw_fault(config: FaultConfig, seq: int, method: str, path: str) -> FaultDe
     """Return the fault for request number ``seq`` (pure: same inputs, same decision)."""
     if not config.matches(method, path):
         return FaultDecision()
+    seq -= config.first_seq
     rng = random.Random(config.seed * 1_000_003 + seq)
     latency = config.latency_ms + rng.uniform(-config.latency_jitter_ms, config.latency_jitter_ms)
     latency_s = max(latency, 0.0) / 1000.0
@@ -391,7 +394,10 @@ class EmulatorApp:
                 return Response(200, {"reset": True})
             if action == "faults":
                 if request.method == "POST":
-                    self.faults = FaultConfig.from_dict(json.loads(request.body or b"{}"))
+                    faults = FaultConfig.from_dict(json.loads(request.body or b"{}"))
+                    with self._seq_lock:
+                        faults.first_seq = self._seq
+                    self.faults = faults
                 return Response(200, asdict(self.faults))
             if action == "seed" and request.method == "POST":
                 payload = json.loads(request.body or b"{}")

@@ -84,6 +84,24 @@ def test_lost_response_applies_the_write_but_drops_the_answer(lineworks: LineWor
     assert lineworks.requests(method="POST")[-1]["fault"] == "lost_response"
 
 
+def test_the_same_seed_draws_the_same_faults_whatever_came_before(garoon: GaroonClient) -> None:
+    """Faults count requests from the moment they are set, so a test's faults do not depend on its neighbours."""
+
+    def outcomes(earlier_requests: int) -> list[object]:
+        for _ in range(earlier_requests):
+            garoon.api("GET", "/base/users")
+        garoon.faults(seed=3, error_rate=0.3, error_statuses=[503])
+        since = garoon.next_seq() - 1
+        for _ in range(30):
+            garoon.http.get(f"{garoon.base}/g/api/v1/base/users", headers={"X-Cybozu-Authorization": garoon.auth})
+        garoon.faults()
+        return [e["status"] for e in garoon.requests(since=since)]
+
+    first, later = outcomes(0), outcomes(7)
+    assert first == later
+    assert 503 in first and 200 in first
+
+
 def test_hanging_response_outlasts_the_client_timeout(garoon: GaroonClient) -> None:
     garoon.faults(hang_rate=1.0, hang_seconds=1.0)
     started = time.monotonic()

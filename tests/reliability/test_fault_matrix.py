@@ -110,10 +110,12 @@ CASES: dict[str, Fault] = {
         at_least=4,
     ),
     "hanging-past-the-timeout": Fault(
-        lineworks={"hang_rate": 0.06, "hang_seconds": 2.0},
-        garoon={"hang_rate": 0.04, "hang_seconds": 2.0},
+        # Faults are drawn per request counted from when they are set: under seed 0 the 4th, 15th, 31st and 37th
+        # requests to each API hang, so the faulted run meets several hangs on both sides.
+        lineworks={"hang_rate": 0.12, "hang_seconds": 2.0},
+        garoon={"hang_rate": 0.12, "hang_seconds": 2.0},
         extras={"timeout": 0.5},
-        at_least=2,
+        at_least=3,
     ),
     "token-expires-mid-run": Fault(during=expire_tokens_mid_load, at_least=2),
     "garoon-short-pages-with-hasNext": Fault(garoon_config={"short_page_ratio": 0.02}, at_least=0),
