@@ -304,17 +304,18 @@ ANOMALIES = [  # each costs at most its own VEVENT
     "SUMMARY:a second summary",
     "STATUS:MAYBE",
 ]
-#: Anomalies the converter does not yet confine to their VEVENT, or reports with an internal error text
-#: (transforms/ics.py, reported to its owner): the strict xfail test below turns into a failure once fixed.
-CONVERTER_BUGS = {
-    "SEQUENCE:99999999999999": "the conversion of the whole file raises ArrowInvalid",
-    "BEGIN:VALARM\r\nTRIGGER:nonsense\r\nEND:VALARM": "the whole file is refused (not an iCalendar file)",
-    "BEGIN:VALARM\r\nACTION:DISPLAY": "an unclosed VALARM drops the events before it without a word",
-    "END:VTODO": "the whole file is refused (END without BEGIN)",
+#: Anomalies that once cost more than their VEVENT (the whole file, or a run of events without a word) or were
+#: reported with an internal error text; each now costs at most its own VEVENT, with a clear reason.
+STRUCTURE_ANOMALIES = {
+    "SEQUENCE:99999999999999": "the conversion of the whole file raised ArrowInvalid",
+    "BEGIN:VALARM\r\nTRIGGER:nonsense\r\nEND:VALARM": "the whole file was refused (not an iCalendar file)",
+    "BEGIN:VALARM\r\nACTION:DISPLAY": "an unclosed VALARM dropped the events before it without a word",
+    "END:VTODO": "the whole file was refused (END without BEGIN)",
     "DURATION:P-1X": "reported as \"'list' object has no attribute 'to_ical'\"",
-    "DTSTART:20261120T090000Z": "a second DTSTART is reported as \"'list' object has no attribute 'dt'\"",
-    "RECURRENCE-ID:20261118T090000Z\r\nRECURRENCE-ID:20261118T090000Z": "so is a repeated RECURRENCE-ID",
+    "DTSTART:20261120T090000Z": "a second DTSTART was reported as \"'list' object has no attribute 'dt'\"",
+    "RECURRENCE-ID:20261118T090000Z\r\nRECURRENCE-ID:20261118T090000Z": "so was a repeated RECURRENCE-ID",
 }
+ANOMALIES += list(STRUCTURE_ANOMALIES)
 UNCLEAR = re.compile(r"object has no attribute|object is not|NoneType|unsupported operand|Traceback|index out of range")
 BAD_STARTS = [
     "DTSTART:20261318T090000Z",
@@ -480,18 +481,12 @@ def test_malformed_files_oversize_files_and_a_10_mb_description(dags: DagHarness
     assert all(n == 1 for n in counts.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="transforms/ics.py: the anomalies in CONVERTER_BUGS cost more than their VEVENT "
-    "or are reported with an internal error text (reported to the owner of the transforms)",
-)
-def test_converter_bugs_cost_only_their_own_vevent(dags: DagHarness, tmp_path: Path) -> None:
-    """Each anomaly of ``CONVERTER_BUGS`` in its own file between two clean events: the clean ones must load and the
-    bad one must be reported with a clear reason. Today the whole file goes, or a run of events silently."""
-    FIGURES["known converter bugs (strict xfail)"] = len(CONVERTER_BUGS)
+def test_structure_anomalies_cost_only_their_own_vevent(dags: DagHarness, tmp_path: Path) -> None:
+    """Each anomaly of ``STRUCTURE_ANOMALIES`` in its own file between two clean events: the clean ones must load
+    and the bad one must load or be reported with a clear reason."""
     clean = ["DTSTAMP:20261101T000000Z", "DTSTART:20261118T090000Z", "DURATION:PT30M", "SUMMARY:clean"]
     paths, keys = [], set()
-    for n, anomaly in enumerate(CONVERTER_BUGS):
+    for n, anomaly in enumerate(STRUCTURE_ANOMALIES):
         bad = VEvent(["DTSTAMP:20261101T000000Z", "DTSTART:20261118T100000Z", "DURATION:PT30M", "SUMMARY:bad", anomaly])
         events = {f"bug-{n}-a@x": VEvent(clean), f"bug-{n}-b@x": bad, f"bug-{n}-c@x": VEvent(clean)}
         path = tmp_path / f"bug-{n}.ics"
@@ -505,29 +500,31 @@ def test_converter_bugs_cost_only_their_own_vevent(dags: DagHarness, tmp_path: P
     assert {k for k in keys if k.endswith(("-a@x", "-c@x"))} <= set(out.loaded), (
         "clean events were lost with the bad one"
     )
-    assert_accounted(out, keys, "converter bugs")
+    assert_accounted(out, keys, "structure anomalies")
 
 
 def _expand_secondly_series() -> None:
-    """Plan LINE WORKS writes for a SECONDLY series that began in 1971, for a one-day window (in a child process)."""
+    """Plan LINE WORKS writes for sub-daily series that began in 1971, for a one-day window (in a child process):
+    a half-hourly one becomes its 48 occurrences, a SECONDLY one (86,400 in the day) an error naming it."""
     from calendar_etl import targets
     from calendar_etl.transforms.ics import ics_to_canonical
 
-    event = VEvent(["DTSTAMP:20261101T000000Z", "DTSTART:19710101T000000Z", "DURATION:PT1S", "SUMMARY:tick",
-                    "RRULE:FREQ=SECONDLY"])  # fmt: skip
-    frame = ics_to_canonical(ics_file({"tick@x": event}).encode(), name="tick").events
     window = (dt.datetime(2026, 11, 18, tzinfo=dt.UTC), dt.datetime(2026, 11, 19, tzinfo=dt.UTC))
-    targets.lineworks_writes(frame, window, need_owner=False)
+    for uid, rule, length in (("tick@x", "FREQ=SECONDLY", "PT1S"), ("half@x", "FREQ=MINUTELY;INTERVAL=30", "PT10M")):
+        event = VEvent(["DTSTAMP:20261101T000000Z", "DTSTART:19710101T000000Z", f"DURATION:{length}",
+                        "SUMMARY:tick", f"RRULE:{rule}"])  # fmt: skip
+        frame = ics_to_canonical(ics_file({uid: event}).encode(), name=uid).events
+        planned = targets.lineworks_writes(frame, window, need_owner=False)
+        if uid == "half@x":
+            assert len(planned.events) == 48 and planned.errors.empty, (len(planned.events), planned.errors)
+        else:
+            assert planned.events.empty and list(planned.errors["source_key"]) == [f"ics:{uid}"], planned.errors
+            assert "more than" in planned.errors["problem"].iloc[0], planned.errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="transforms/recurrence.py: expanding a SECONDLY/MINUTELY series walks dateutil "
-    "from DTSTART, so one such VEVENT from 1971 hangs the plan task (reported to the transforms owner)",
-)
 def test_a_secondly_series_from_long_ago_does_not_hang_the_plan() -> None:
     """LINE WORKS refuses SECONDLY rules, so the plan expands such a series inside the window; that must take
-    moments however long ago the series began (today it takes hours: ~1.7e9 steps)."""
+    moments however long ago the series began (walking dateutil from DTSTART took hours: ~1.7e9 steps)."""
     child = worker_context().Process(target=_expand_secondly_series, daemon=True)
     child.start()
     child.join(timeout=HANG_S)
@@ -535,6 +532,5 @@ def test_a_secondly_series_from_long_ago_does_not_hang_the_plan() -> None:
     if hung:
         child.kill()
         child.join()
-    FIGURES["known converter bugs (strict xfail)"] += 1
     assert not hung, f"planning one SECONDLY series took more than {HANG_S} s"
     assert child.exitcode == 0

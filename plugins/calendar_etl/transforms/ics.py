@@ -54,15 +54,10 @@ def ics_to_canonical(source: str | bytes, *, name: str = "<ics>", default_zone: 
     if len(raw) > MAX_ICS_BYTES:
         errors.add(f"ics:{name}", f"file of {len(raw)} bytes exceeds the {MAX_ICS_BYTES}-byte limit; split it")
         return model.Converted(model.empty(), errors.frame())
-    raw = FOLD_RE.sub(b"", raw)  # unfold as bytes: a fold may split a multi-byte UTF-8 character (RFC 5545 3.1)
-    raw, truncation = _close_truncated(raw, name)
-    if truncation:
-        errors.add(*truncation)
-    try:
-        calendars = icalendar.Calendar.from_ical(raw, multiple=True)
-    except (ValueError, KeyError, IndexError) as exc:
-        errors.add(f"ics:{name}", f"not an iCalendar file: {exc}")
-        return model.Converted(model.empty(), errors.frame())
+    raw = FOLD_RE.sub(b"", raw)
+    calendars, notices = _read_calendars(raw, name)
+    for notice in notices:
+        errors.add(*notice)
     # The parsed file is a large graph of objects that lives until we are done: keep the cyclic garbage collector
     # from walking it again and again while the rows are made (it holds no garbage; it is released after). Not
     # when the process froze objects itself (a forking server does, for copy-on-write): unfreezing would undo it.
@@ -71,17 +66,13 @@ def ics_to_canonical(source: str | bytes, *, name: str = "<ics>", default_zone: 
         gc.freeze()
     try:
         rows: list[dict[str, Any]] = []
-        position = 0
-        for calendar in calendars:
-            zones = _vtimezone_names(calendar)
-            for event in calendar.walk("VEVENT"):
-                position += 1
-                uid = str(_prop(event, "UID") or "").strip()
-                key = source_key(uid) if uid else f"ics:{name}#{position}"
-                try:
-                    rows.append(_row(event, position, name, zones, default_zone))
-                except DATA_ERRORS as exc:
-                    errors.add(key, describe(exc))
+        for position, event, zones in calendars:
+            uid = _uid(event)
+            key = source_key(uid) if uid else f"ics:{name}#{position}"
+            try:
+                rows.append(_row(event, position, name, zones, default_zone))
+            except DATA_ERRORS as exc:
+                errors.add(key, describe(exc))
         del calendars
         rows = _deduplicate(rows)
         frame = model.from_columns({c: [r.get(c) for r in rows] for c in model.COLUMNS}, len(rows))
@@ -91,34 +82,211 @@ def ics_to_canonical(source: str | bytes, *, name: str = "<ics>", default_zone: 
     return model.Converted(frame, errors.frame())
 
 
-def _close_truncated(raw: bytes, name: str) -> tuple[bytes, tuple[str, str] | None]:
-    """Return a cut-off file closed after its last complete VEVENT, and the error naming what was lost."""
-    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
-    stack: list[bytes] = []
-    for line in lines:
-        text = line.strip().upper()
-        if text.startswith(b"BEGIN:"):
-            stack.append(text[6:])
-        elif text.startswith(b"END:") and stack and stack[-1] == text[4:]:
-            stack.pop()
-    if not stack:
-        return raw, None
-    problem: tuple[str, str]
-    if b"VEVENT" in stack:
-        cut = raw.rfind(b"BEGIN:VEVENT")
-        tail = raw[cut:]
-        uid = re.search(rb"\nUID:([^\r\n]*)", tail)
-        key = source_key(uid.group(1).decode("utf-8", "replace").strip()) if uid else f"ics:{name}#last"
-        problem = (
-            key,
-            "the file is truncated inside this VEVENT (no END:VEVENT / END:VCALENDAR); the event was not read",
-        )
-        raw = raw[:cut]
-        stack = stack[: stack.index(b"VEVENT")]
+#: (position of the VEVENT in its file, the VEVENT, the TZIDs its file's VTIMEZONEs define)
+Located = tuple[int, Any, set[str]]
+Notice = tuple[str, str]  # (source key, problem) for the error table
+BOUNDARY_RE = re.compile(rb"^[ \t]*(BEGIN|END)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+UID_RE = re.compile(rb"^UID[^:\r\n]*:([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
+STRUCTURE = "BEGIN/END"  # the "property" of the notes about a VEVENT's sub-components, in its ``errors``
+CALENDAR_HEAD = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:" + PRODID.encode() + b"\r\n"
+
+
+def _read_calendars(raw: bytes, name: str) -> tuple[list[Located], list[Notice]]:
+    """Return every VEVENT of an unfolded .ics text, and notices of what could not be read.
+
+    A well-formed file is parsed whole. A file whose BEGIN/END lines do not nest (a cut-off download, an
+    unclosed VALARM, a stray ``END:VTODO``) or that icalendar refuses is read one VEVENT at a time, so a broken
+    part costs only its own event, and that event is named.
+    """
+    if _well_nested(raw):
+        try:
+            calendars = icalendar.Calendar.from_ical(raw, multiple=True)
+        except (ValueError, KeyError, IndexError) as exc:
+            refused: Exception | None = exc
+        else:
+            located, position = [], 0
+            for calendar in calendars:
+                zones = _vtimezone_names(calendar)
+                for event in calendar.walk("VEVENT"):
+                    position += 1
+                    located.append((position, event, zones))
+            return located, []
     else:
-        problem = (f"ics:{name}", "the file is truncated (no END:VCALENDAR); every complete event was read")
-    closing = b"".join(b"END:" + part + b"\r\n" for part in reversed(stack))
-    return raw.rstrip(b"\r\n") + b"\r\n" + closing, problem
+        refused = None
+    located, notices = _read_each_vevent(raw, name)
+    if refused is not None and not notices and not any(event.errors for _, event, _ in located):
+        what = (
+            "not an iCalendar file"
+            if not located
+            else "the file could not be read whole; its events were read one by one"
+        )
+        notices.append((f"ics:{name}", f"{what}: {refused}"))
+    return located, notices
+
+
+def _well_nested(raw: bytes) -> bool:
+    stack: list[bytes] = []
+    for boundary, component in BOUNDARY_RE.findall(raw):
+        component = component.upper()
+        if boundary.upper() == b"BEGIN":
+            stack.append(component)
+        elif not stack or stack.pop() != component:
+            return False
+    return not stack
+
+
+def _read_each_vevent(raw: bytes, name: str) -> tuple[list[Located], list[Notice]]:
+    """Cut the text into its VEVENTs by their BEGIN/END lines and parse each alone with the file's VTIMEZONEs."""
+    notices: list[Notice] = []
+    vevents: list[tuple[int, list[bytes]]] = []
+    timezones: list[bytes] = []
+    current: list[bytes] | None = None  # the lines of the VEVENT being cut out
+    skipping: list[bytes] = []  # other top-level components (VTODO, VJOURNAL, VTIMEZONE...) being passed over
+    kept: list[bytes] = []  # the lines of the VTIMEZONE being kept
+    calendars_open = 0
+    position = 0
+    for line in raw.split(b"\n"):
+        line = line.rstrip(b"\r")
+        match = BOUNDARY_RE.match(line)
+        boundary = match.group(1).upper() if match else b""
+        component = match.group(2).upper() if match else b""
+        if component == b"VEVENT" and boundary == b"BEGIN":
+            if current is not None:
+                notices.append((_key_of(current, name, position), "VEVENT has no END:VEVENT before the next "
+                                "BEGIN:VEVENT; the event was not read"))  # fmt: skip
+            for open_component in skipping:
+                notices.append((f"ics:{name}", f"BEGIN:{open_component.decode('ascii', 'replace')} has no END; "
+                                "its lines were ignored"))  # fmt: skip
+            skipping, kept = [], []
+            position += 1
+            current = [line]
+        elif current is not None:
+            current.append(line)
+            if component == b"VEVENT" and boundary == b"END":
+                vevents.append((position, current))
+                current = None
+        elif component == b"VCALENDAR":
+            calendars_open += 1 if boundary == b"BEGIN" else -1
+        elif boundary == b"BEGIN":
+            skipping.append(component)
+            if kept or (component == b"VTIMEZONE" and len(skipping) == 1):
+                kept.append(line)
+        elif boundary == b"END":
+            if component in skipping:
+                while skipping.pop() != component:
+                    pass
+                if kept:
+                    kept.append(line)
+                    if not skipping:
+                        timezones.append(_readable_timezone(kept, name, notices))
+                        kept = []
+            else:
+                notices.append((f"ics:{name}", f"{line.decode('utf-8', 'replace')[:60]!r} closes nothing; "
+                                "the line was ignored"))  # fmt: skip
+        elif kept:
+            kept.append(line)
+    if current is not None:
+        notices.append((_key_of(current, name, position), "the file is truncated inside this VEVENT "
+                        "(no END:VEVENT / END:VCALENDAR); the event was not read"))  # fmt: skip
+    elif calendars_open > 0:
+        notices.append((f"ics:{name}", "the file is truncated (no END:VCALENDAR); every complete event was read"))
+    zones_text = b"".join(timezones)
+    located: list[Located] = []
+    for number, lines in vevents:
+        parsed, problem = _parse_vevent(lines, zones_text)
+        if parsed is None:
+            notices.append((_key_of(lines, name, number), problem))
+            continue
+        calendar, event = parsed
+        located.append((number, event, _vtimezone_names(calendar)))
+    return located, notices
+
+
+def _readable_timezone(lines: list[bytes], name: str, notices: list[Notice]) -> bytes:
+    """Return a VTIMEZONE's text to put before each VEVENT, or nothing (with a notice) when it cannot be read."""
+    text = b"\r\n".join(lines) + b"\r\n"
+    try:
+        icalendar.Calendar.from_ical(CALENDAR_HEAD + text + b"END:VCALENDAR\r\n")
+    except (ValueError, KeyError, IndexError) as exc:
+        notices.append((f"ics:{name}", f"a VTIMEZONE could not be read ({exc}); it was ignored"))
+        return b""
+    return text
+
+
+def _parse_vevent(lines: list[bytes], zones_text: bytes) -> tuple[tuple[Any, Any] | None, str]:
+    """Return (its calendar, the VEVENT) parsed from its lines, or None and why it cannot be read.
+
+    Sub-components (VALARM) that do not nest are dropped; if the event still cannot be read, it is read without
+    any of them. What was dropped is noted in the event's ``errors``, which become reasons.
+    """
+    body, dropped = _nested_part(lines[1:-1])
+    attempts: list[tuple[list[bytes], list[str] | None]] = [(body, dropped)]
+    if any(BOUNDARY_RE.match(line) for line in body):
+        attempts.append((_top_level(body), None))
+    problem = ""
+    for attempt, (part, notes) in enumerate(attempts):
+        text = CALENDAR_HEAD + zones_text + b"\r\n".join([lines[0], *part, lines[-1]]) + b"\r\nEND:VCALENDAR\r\n"
+        try:
+            calendar = icalendar.Calendar.from_ical(text)
+            event = next(iter(calendar.walk("VEVENT")))
+        except (ValueError, KeyError, IndexError, StopIteration) as exc:
+            problem = f"the event cannot be read: {exc}"
+            continue
+        if attempt:
+            notes = [f"its sub-components (VALARM) could not be read ({problem.split(': ', 1)[1]}); "
+                     "the event was read without them"]  # fmt: skip
+        event.errors.extend((STRUCTURE, note) for note in notes or [])
+        return (calendar, event), ""
+    return None, problem
+
+
+def _nested_part(body: list[bytes]) -> tuple[list[bytes], list[str]]:
+    """Return a VEVENT's inner lines without sub-components that do not close and END lines that close nothing."""
+    out: list[bytes] = []
+    notes: list[str] = []
+    opened: list[tuple[bytes, int]] = []  # (component, index in out of its BEGIN line)
+    for line in body:
+        match = BOUNDARY_RE.match(line)
+        if match and match.group(1).upper() == b"END":
+            component = match.group(2).upper()
+            if not any(c == component for c, _ in opened):
+                notes.append(f"{line.decode('utf-8', 'replace')[:60]!r} closes nothing; the line was ignored")
+                continue
+            while opened[-1][0] != component:
+                unclosed, at = opened.pop()
+                notes.append(f"BEGIN:{unclosed.decode('ascii', 'replace')} has no END; its lines were ignored")
+                del out[at:]
+            opened.pop()
+        elif match:
+            opened.append((match.group(2).upper(), len(out)))
+        out.append(line)
+    for unclosed, at in reversed(opened):
+        notes.append(f"BEGIN:{unclosed.decode('ascii', 'replace')} has no END; its lines were ignored")
+        del out[at:]
+    return out, notes
+
+
+def _top_level(body: list[bytes]) -> list[bytes]:
+    """Return a VEVENT's own property lines, without any sub-component."""
+    depth, out = 0, []
+    for line in body:
+        match = BOUNDARY_RE.match(line)
+        if match:
+            depth += 1 if match.group(1).upper() == b"BEGIN" else -1
+        elif depth == 0:
+            out.append(line)
+    return out
+
+
+def _key_of(lines: list[bytes], name: str, position: int) -> str:
+    """Return the source key of a VEVENT's lines: by its UID, else by its position in the file."""
+    for line in lines:
+        match = UID_RE.match(line)
+        if match:
+            uid = match.group(1).decode("utf-8", "replace").strip()
+            if uid:
+                return source_key(uid)
+    return f"ics:{name}#{position}"
 
 
 #: icalendar's components and parameters are dicts whose keys it stores upper-cased (``CaselessDict``): read
@@ -130,10 +298,56 @@ def _vtimezone_names(calendar: icalendar.Calendar) -> set[str]:
     return {str(_prop(tz, "TZID")) for tz in calendar.walk("VTIMEZONE") if _prop(tz, "TZID")}
 
 
+#: Properties a VEVENT has at most once (RFC 5545 3.6.1). A repeat of one that says which event it is or when it
+#: is makes the event unreadable; a repeat of any other keeps the first value, with a reason.
+DEFINING_ONCE = ("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID")
+DESCRIBING_ONCE = ("SUMMARY", "DESCRIPTION", "LOCATION", "STATUS", "CLASS", "TRANSP", "ORGANIZER", "SEQUENCE",
+                   "CREATED", "LAST-MODIFIED", "DTSTAMP", "PRIORITY", "GEO", "URL")  # fmt: skip
+MAX_SEQUENCE = 2**31 - 1
+
+
+def _uid(event: Any) -> str:
+    """Return a VEVENT's UID text ('' when it has none; the first when it has several)."""
+    value = _prop(event, "UID")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value or "").strip()
+
+
+def _keep_single_values(event: Any, reasons: list[str]) -> None:
+    for prop in DEFINING_ONCE:
+        value = _prop(event, prop)
+        if isinstance(value, list):
+            raise ValueError(f"{prop} appears {len(value)} times; an event has one")
+    for prop in DESCRIBING_ONCE:
+        value = _prop(event, prop)
+        if isinstance(value, list):
+            dict.__setitem__(event, prop, value[0])
+            reasons.append(f"{prop} appears {len(value)} times; the first was kept")
+
+
+def _sequence(event: Any, reasons: list[str]) -> int:
+    value = _prop(event, "SEQUENCE")
+    try:
+        number = int(value or 0)
+    except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number <= MAX_SEQUENCE:
+        reasons.append(f"SEQUENCE {str(value)[:30]!r} is not a number from 0 to {MAX_SEQUENCE}; read as 0")
+        return 0
+    return number
+
+
 def _row(event: Any, position: int, name: str, vtimezones: set[str], default_zone: str) -> dict[str, Any]:
     reasons: list[str] = []
-    broken = [f"{prop}: {err}" for prop, err in getattr(event, "errors", [])]
-    uid = str(_prop(event, "UID") or "").strip()
+    broken = []
+    for prop, err in getattr(event, "errors", []):
+        if prop == STRUCTURE:
+            reasons.append(err)  # a sub-component dropped while the file was read one VEVENT at a time
+        else:
+            broken.append(f"{prop}: {err}")
+    _keep_single_values(event, reasons)
+    uid = _uid(event)
     if not uid:
         start = _prop(event, "DTSTART")
         seed = f"{name}|{position}|{start.to_ical().decode() if start else ''}|{_prop(event, 'SUMMARY', '')}"
@@ -218,7 +432,7 @@ def _row(event: Any, position: int, name: str, vtimezones: set[str], default_zon
         reminders=_reminders(event, reasons, _span(row)),
         created=_stamp(_prop(event, "CREATED")),
         updated=_stamp(_prop(event, "LAST-MODIFIED") or _prop(event, "DTSTAMP")),
-        sequence=int(_prop(event, "SEQUENCE") or 0),
+        sequence=_sequence(event, reasons),
         start_only=False,
     )
     if kind == "exception" and lines:

@@ -76,7 +76,7 @@ class Rule:
         else:
             lower, upper = start - duration, end
         out = []
-        for occurrence in self.ruleset().xafter(lower, inc=False):
+        for occurrence in ruleset(self.lines, self.dtstart, self.zone, after=lower).xafter(lower, inc=False):
             if occurrence >= upper:
                 break
             out.append(occurrence)
@@ -133,8 +133,15 @@ def zone_of(name: str) -> zoneinfo.ZoneInfo:
 # ---------------------------------------------------------------------- RFC 5545 lines
 
 
-def ruleset(lines: Sequence[str], dtstart: dt.datetime, zone: dt.tzinfo | None) -> rrule.rruleset:
-    """Return the dateutil rule set of RRULE/EXRULE/RDATE/EXDATE ``lines`` starting at ``dtstart``."""
+def ruleset(
+    lines: Sequence[str], dtstart: dt.datetime, zone: dt.tzinfo | None, after: dt.datetime | None = None
+) -> rrule.rruleset:
+    """Return the dateutil rule set of RRULE/EXRULE/RDATE/EXDATE ``lines`` starting at ``dtstart``.
+
+    ``after``: only occurrences after it will be asked for. dateutil walks a rule from its start, one step per
+    period, so an HOURLY/MINUTELY/SECONDLY rule that began long before would take hours to reach ``after``
+    (1.7e9 steps for a SECONDLY rule from 1971); such rules are restarted on their own grid just before it.
+    """
     all_day = dtstart.tzinfo is None
     rules = rrule.rruleset()
     for line in lines:
@@ -150,6 +157,10 @@ def ruleset(lines: Sequence[str], dtstart: dt.datetime, zone: dt.tzinfo | None) 
                 raise RecurrenceError(f"{line!r}: {exc}") from exc
             if not isinstance(rule, rrule.rrule):
                 raise RecurrenceError(f"{line!r} is not a single rule")
+            if after is not None:
+                rule = _restarted_before(rule, text, dtstart, after)
+                if rule is None:
+                    continue  # every occurrence of this rule is before ``after``
             (rules.rrule if upper.startswith("RRULE") else rules.exrule)(rule)
         elif upper.startswith(("RDATE", "EXDATE")):
             for when in line_values(line, dtstart, zone):
@@ -157,6 +168,44 @@ def ruleset(lines: Sequence[str], dtstart: dt.datetime, zone: dt.tzinfo | None) 
         else:
             raise RecurrenceError(f"{line[:80]!r} is not an RRULE, EXRULE, RDATE or EXDATE line")
     return rules
+
+
+#: Seconds per period of the rules dateutil would walk step by step for a long time.
+SUB_DAILY_SECONDS = {"HOURLY": 3600, "MINUTELY": 60, "SECONDLY": 1}
+MAX_WALKED_STEPS = 2_000_000  # a COUNT rule with BY* filters cannot be restarted: walking it further is refused
+
+
+def _restarted_before(rule: rrule.rrule, text: str, dtstart: dt.datetime, after: dt.datetime) -> rrule.rrule | None:
+    """Return ``rule`` restarted at its last step before ``after`` with the same occurrences from there on.
+
+    The occurrences of a sub-daily rule lie on a grid of wall-clock steps (INTERVAL periods) from DTSTART, kept
+    or not by BY* filters that depend only on the date and time; so a start moved by whole steps keeps them.
+    A COUNT counts from the first start: without BY* filters every step is an occurrence and the COUNT is cut by
+    the steps skipped; with them the count of skipped occurrences is unknown, and the rule is walked as it is
+    unless that is more than ``MAX_WALKED_STEPS`` steps. None when the rule ends before ``after``.
+    """
+    parts = dict(part.partition("=")[::2] for part in text.upper().split(";") if part)
+    period = SUB_DAILY_SECONDS.get(parts.get("FREQ", ""))
+    if period is None:
+        return rule
+    step = period * max(int(parts.get("INTERVAL") or 1), 1)
+    start = dtstart.replace(tzinfo=None)
+    target = (after.astimezone(dtstart.tzinfo) if dtstart.tzinfo and after.tzinfo else after).replace(tzinfo=None)
+    steps = int((target - start).total_seconds() // step) - 1
+    if steps <= 0:
+        return rule
+    moved = (start + dt.timedelta(seconds=steps * step)).replace(tzinfo=dtstart.tzinfo)
+    if "COUNT" not in parts:
+        return rule.replace(dtstart=moved)
+    if any(name.startswith("BY") for name in parts):
+        if steps > MAX_WALKED_STEPS:
+            raise RecurrenceError(
+                f"RRULE:{text} counts {parts['COUNT']} occurrences through BY* filters from {dtstart.isoformat()}, "
+                f"{steps} steps before the window: too far to walk; give the rule an UNTIL instead of a COUNT"
+            )
+        return rule
+    left = int(parts["COUNT"]) - steps
+    return rule.replace(dtstart=moved, count=left) if left > 0 else None
 
 
 def line_values(line: str, dtstart: dt.datetime, zone: dt.tzinfo | None) -> list[dt.datetime]:
