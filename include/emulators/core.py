@@ -175,7 +175,7 @@ def draw_fault(config: FaultConfig, seq: int, method: str, path: str) -> FaultDe
     """Return the fault for request number ``seq`` (pure: same inputs, same decision)."""
     if not config.matches(method, path):
         return FaultDecision()
-    seq -= config.first_seq
+    seq -= config.first_seq + 1  # the first request after the faults were set is number 0
     rng = random.Random(config.seed * 1_000_003 + seq)
     latency = config.latency_ms + rng.uniform(-config.latency_jitter_ms, config.latency_jitter_ms)
     latency_s = max(latency, 0.0) / 1000.0

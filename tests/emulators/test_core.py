@@ -42,8 +42,12 @@ def test_fault_rates_and_latency_follow_the_configuration() -> None:
 
 def test_429_storms_hit_the_first_requests_of_every_period() -> None:
     config = FaultConfig(storm_every=10, storm_length=3)
-    throttled = [seq for seq in range(40) if draw_fault(config, seq, "GET", "/x").action == "throttle"]
-    assert throttled == [0, 1, 2, 10, 11, 12, 20, 21, 22, 30, 31, 32]
+    # the emulator numbers requests from 1; faults set before request 1 count it as their first
+    throttled = [seq for seq in range(1, 41) if draw_fault(config, seq, "GET", "/x").action == "throttle"]
+    assert throttled == [1, 2, 3, 11, 12, 13, 21, 22, 23, 31, 32, 33]
+    config.first_seq = 7  # set after request 7: request 8 opens the first storm
+    throttled = [seq for seq in range(1, 41) if draw_fault(config, seq, "GET", "/x").action == "throttle"]
+    assert throttled[:6] == [8, 9, 10, 18, 19, 20]
 
 
 def test_faults_only_touch_matching_paths_and_methods() -> None:

@@ -139,8 +139,8 @@ def test_token_living_shorter_than_the_refresh_margin_is_reissued_before_use(
 
 
 def test_token_endpoint_refusals_are_retried(lineworks_hook: HookFactory, lw_emulator: Emulator, lw_user: str) -> None:
-    # the next two requests (both token requests) get 429, the third is served
-    lw_emulator.faults(storm_every=lw_emulator.next_seq(), storm_length=2, paths=f"^{TOKEN_PATH}$")
+    # a storm opens with the first request after the faults are set: two token requests get 429, the third is served
+    lw_emulator.faults(storm_every=1000, storm_length=2, paths=f"^{TOKEN_PATH}$")
 
     lineworks_hook().default_calendar(lw_user)
 

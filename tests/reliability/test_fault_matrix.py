@@ -110,7 +110,7 @@ CASES: dict[str, Fault] = {
         at_least=4,
     ),
     "hanging-past-the-timeout": Fault(
-        # Faults are drawn per request counted from when they are set: under seed 0 the 4th, 15th, 31st and 37th
+        # Faults are drawn per request counted from when they are set: under seed 0 the 5th, 16th, 32nd and 38th
         # requests to each API hang, so the faulted run meets several hangs on both sides.
         lineworks={"hang_rate": 0.12, "hang_seconds": 2.0},
         garoon={"hang_rate": 0.12, "hang_seconds": 2.0},
