@@ -821,3 +821,21 @@ def test_hook_fetches_its_token_before_taking_a_slot(emulators: Any, monkeypatch
     monkeypatch.setattr(hook, "_issue_token", recording_issue_token)
     hook.request("GET", hook.base_url + "/users", operation="user-list", params={"count": 1})
     assert events == ["token", "slot"]
+
+
+def test_the_hook_budget_comes_from_the_connection_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defaults: half the plan limit, spread over the minute plus 0.5 s of latency jitter; 0 is a value, not 'unset'."""
+    from calendar_etl.hooks.lineworks import LineWorksHook
+
+    def budget(**extra: Any) -> Budget:
+        conn_id = f"lineworks_budget_{uuid.uuid4().hex[:8]}"
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", lineworks_connection("http://127.0.0.1:9/v1.0", **extra))
+        found = LineWorksHook(conn_id)._budget_for("event-create")
+        assert found is not None
+        return found[1]
+
+    assert budget().rate == pytest.approx((240 * 0.5 - 1) / 60.5)
+    assert budget(budget_share=1.0, rate_spread_seconds=0).rate == pytest.approx(239 / 60)
+    assert budget(rate_limit_per_minute="60", rate_spread_seconds="0.25").rate == pytest.approx(29 / 60.25)
+    with pytest.raises(ValueError, match="'rate_spread_seconds' must be a number, got 'fast'"):
+        budget(rate_spread_seconds="fast")

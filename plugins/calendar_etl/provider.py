@@ -82,6 +82,12 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "0.5 keeps long runs within LINE WORKS' guidance (half the limit over 30 minutes).",
                         "schema": {"type": ["number", "null"], "minimum": 0.01, "maximum": 1, "default": 0.5},
                     },
+                    "rate_spread_seconds": {
+                        "label": "Latency spread (s)",
+                        "description": "How far network jitter can move a call against its slot; the rate is spread "
+                        "over the minute plus this. Raise it if 429s appear with a share near 1.",
+                        "schema": {"type": ["number", "null"], "minimum": 0, "default": 0.5},
+                    },
                     **_BUDGET_FIELDS,
                 },
             },

@@ -27,6 +27,10 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+#: How far network latency jitter may move a call against its slot. Spreading the rate over the window plus this
+#: keeps calls that bunch up after a slow one under the limit: at 240 calls/min it costs 0.8% of the rate, and it
+#: is what makes a share of 1.0 safe (BENCHMARKS.md, scenario 1). Connection extra ``rate_spread_seconds``.
+DEFAULT_SPREAD_S = 0.5
 DEFAULT_SHARE = 0.5  # LINE WORKS: "for continuous calling over 30 minutes, aim for half the limit"
 MAX_WAIT_S = 600.0  # a reservation further out than this means the budget is misconfigured
 _LONG_AGO = -1.0e300  # next_free of a bucket created full

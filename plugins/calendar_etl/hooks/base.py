@@ -113,10 +113,23 @@ class ApiHook(BaseHook):
     def extras(self) -> dict[str, Any]:
         return dict(self.connection.extra_dejson or {})
 
+    def number_extra(self, name: str, default: float) -> float:
+        """Return the connection extra ``name`` as a number (``default`` when it is absent or empty).
+
+        :raises ValueError: naming the connection and the extra when the value is not a number.
+        """
+        value = self.extras.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"connection {self.conn_id!r}: extra {name!r} must be a number, got {value!r}") from None
+
     @cached_property
     def timeout(self) -> float:
         """Return the seconds a request may wait to connect or for data: the constructor's, else the extra ``timeout``."""
-        return float(self.extras.get("timeout") or DEFAULT_TIMEOUT_S)
+        return self.number_extra("timeout", DEFAULT_TIMEOUT_S) or DEFAULT_TIMEOUT_S
 
     @cached_property
     def verify(self) -> bool | str:

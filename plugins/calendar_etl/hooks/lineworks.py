@@ -27,7 +27,7 @@ from calendar_etl.hooks.errors import (
     NotFoundError,
     TlsVerificationError,
 )
-from calendar_etl.ratelimit import DEFAULT_SHARE, Budget
+from calendar_etl.ratelimit import DEFAULT_SHARE, DEFAULT_SPREAD_S, Budget
 from calendar_etl.transforms.lineworks import event_id_for
 
 __all__ = ["LineWorksHook", "event_id_for"]
@@ -187,10 +187,10 @@ class LineWorksHook(ApiHook):
     def _budget_for(self, operation: str) -> tuple[str, Budget] | None:
         if operation == TOKEN_OPERATION:
             return None  # the token endpoint is not one of the rate-limited API operations
-        limit = int(self.extras.get("rate_limit_per_minute") or RATE_LIMIT_PER_MINUTE)
-        window = float(self.extras.get("rate_window_seconds") or 60.0)
-        share = float(self.extras.get("budget_share") or DEFAULT_SHARE)
-        spread = float(self.extras.get("rate_spread_seconds") or 0.0)  # latency jitter (matters at a share near 1)
+        limit = int(self.number_extra("rate_limit_per_minute", RATE_LIMIT_PER_MINUTE))
+        window = self.number_extra("rate_window_seconds", 60.0)
+        share = self.number_extra("budget_share", DEFAULT_SHARE)
+        spread = self.number_extra("rate_spread_seconds", DEFAULT_SPREAD_S)  # latency jitter
         return f"lineworks:{self.client_id}:{operation}", Budget.for_limit(limit, window, share, spread)
 
     def _url(self, path: str) -> str:
