@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from calendar_etl.ratelimit import switch_to_wal
+from calendar_etl.ratelimit import create_tables, switch_to_wal
 
 STATES = ("intent", "committed", "deleted", "failed")
 DEFAULT_FILE = "calendar_etl_ledger.db"
@@ -91,7 +91,7 @@ class Ledger:
         self.engine = sa.create_engine(self.url, **options)
         if self.url.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
 
     @classmethod
     def from_config(cls, conn_id: str | None) -> Ledger:

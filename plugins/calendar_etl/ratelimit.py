@@ -145,10 +145,7 @@ class SqlBudgetStore:
             sa.Column("key", sa.String(255), primary_key=True),
             sa.Column("next_free", sa.Float, nullable=False),  # instant the bucket is empty-but-refilled to 1 token
         )
-        try:
-            metadata.create_all(self.engine)
-        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):  # PostgreSQL: another process created it just now
-            metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
 
     def reserve(self, key: str, rate: float, capacity: float, now: float) -> float:
         # GCRA: ``next_free`` is when the next token is due; a full bucket has next_free <= now - (capacity-1)/rate.
@@ -223,6 +220,24 @@ def switch_to_wal(dbapi_connection: Any, patience: float = 30.0) -> None:
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def create_tables(metadata: sa.MetaData, engine: sa.Engine, patience: float = 30.0) -> None:
+    """Create the tables of ``metadata`` that do not exist yet, while other processes may be doing the same.
+
+    ``create_all`` looks, then creates: another process can create the table in between, and the creation fails
+    ("table ... already exists" on SQLite; a duplicate ``pg_type`` row on PostgreSQL). Looking again then finds it.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            metadata.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError) as exc:
+            text = str(exc.orig)
+            if not ("already exists" in text or "duplicate key" in text) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
 
