@@ -6,8 +6,8 @@ dag-processor, api-server, triggerer) on http://127.0.0.1:8080 (``AIRFLOW_PORT``
 ``garoon_to_lineworks`` and ``calendar_export``, prints where the admin password is, and runs until Ctrl-C, then
 stops everything it started.
 
-``lineworks_to_garoon`` stays paused: with both directions scheduled over the same calendars, each would copy the
-other's copies. Unpause it in the UI when that is what you want (another tenant, other users).
+``lineworks_to_garoon`` stays paused: running both directions is a choice to make on purpose (each then leaves out
+the copies the other made; see the README). Unpause it in the UI when that is what you want.
 """
 
 from __future__ import annotations

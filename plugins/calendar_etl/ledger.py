@@ -111,6 +111,14 @@ class Ledger:
             frame[name] = pd.to_datetime(frame[name], utc=True)
         return frame
 
+    def target_keys(self, sync_prefix: str) -> set[str]:
+        """Return the target keys written, by any pipeline, for sync keys that start with ``sync_prefix``."""
+        query = sa.select(entries.c.target_key).where(
+            entries.c.sync_key.startswith(sync_prefix, autoescape=True), entries.c.target_key.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            return {str(key) for (key,) in conn.execute(query)}
+
     def get(self, pipeline: str, sync_key: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = (

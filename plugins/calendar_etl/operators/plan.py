@@ -92,9 +92,10 @@ class PlanOperator(BaseOperator):
         frame = storage.read_frame(storage.storage_path(extracted["canonical"]), canonical=True)
         source_directory = storage.read_json(storage.storage_path(extracted["files"]) / "source_directory.json")
         calls: dict[str, int] = {}
+        ledger = Ledger.from_config(self.ledger_conn_id or None)
+        frame = self._without_copies_from_target(frame, ledger, folder)
         directory = self._directory(frame, source_directory, calls)
         frame = identity.resolve(frame, directory, target=self.target)
-        ledger = Ledger.from_config(self.ledger_conn_id or None)
         calendar = self._calendar(ledger, pipeline, frame, dry_run, calls)
         if self.target == "lineworks":
             converted = targets.lineworks_writes(frame, window, need_owner=calendar is None)
@@ -142,6 +143,20 @@ class PlanOperator(BaseOperator):
         }
 
     # ------------------------------------------------------------------ helpers
+    def _without_copies_from_target(self, frame: pd.DataFrame, ledger: Ledger, folder: Any) -> pd.DataFrame:
+        """Leave out the source events this project copied there from the target (see sync.copies_from_target)."""
+        copies = sync.copies_from_target(frame, self.target, ledger)
+        other = "LINE WORKS" if self.target == "lineworks" else "Garoon"
+        reason = f"a copy this project made from {other}: not copied back"
+        echoed = [{"source_key": str(k), "reason": reason} for k in frame.loc[copies, "source_key"]]
+        storage.write_json(echoed, folder / "copies_from_target.json")
+        if echoed:
+            self.log.info(
+                "%d source events are copies this project made from %s; not copied back (first: %s)",
+                len(echoed), other, ", ".join(e["source_key"] for e in echoed[:5]),
+            )  # fmt: skip
+        return frame[~copies].reset_index(drop=True)
+
     def _directory(
         self, frame: pd.DataFrame, source_directory: dict[str, Any], calls: dict[str, int]
     ) -> identity.Directory:

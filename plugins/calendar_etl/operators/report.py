@@ -123,6 +123,8 @@ def build_report(folder: Any, planned: dict[str, Any]) -> dict[str, Any]:
     }
     totals["degraded"] = int(plan["degraded"].sum())
     totals["not_convertible"] = len(extract_errors) + len(plan_errors)
+    copies = _errors(folder / "copies_from_target.json")
+    totals["copies_not_copied_back"] = len(copies)
     totals["api_calls"] = sum(v for k, v in calls.items() if k != "notifications")
     totals["notifications"] = calls.get("notifications", 0)
     if planned.get("dry_run"):
@@ -137,6 +139,7 @@ def build_report(folder: Any, planned: dict[str, Any]) -> dict[str, Any]:
         "failed": [{"sync_key": k, "error": errors_by_key.get(k)} for k in failed],
         "not_attempted": [[k, p] for k, p in zip(pending["sync_key"], pending["phase"], strict=True)],
         "not_convertible": extract_errors + plan_errors,
+        "copies_not_copied_back": copies,
         "degradations": _reason_counts(plan),
     }
 
@@ -166,4 +169,6 @@ def render(report: dict[str, Any]) -> str:
         f"not convertible: {totals['not_convertible']}   API calls: {totals['api_calls']}   notifications sent: {totals['notifications']}"
         + ("   (dry run)" if report["dry_run"] else "")
     )
+    if totals.get("copies_not_copied_back"):
+        lines.append(f"copies of the target's own events, not copied back: {totals['copies_not_copied_back']}")
     return "\n".join(lines)
