@@ -449,23 +449,30 @@ def ics_text(*events: list[str]) -> bytes:
     return ("\r\n".join([*lines, "END:VCALENDAR"]) + "\r\n").encode()
 
 
-def test_ics_reading_leaves_the_garbage_collector_as_it_found_it() -> None:
+def test_ics_reading_leaves_the_garbage_collector_as_it_found_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading freezes the parsed objects while it makes rows and releases them after, unless the process had frozen
+    objects itself (a forking server does, for copy-on-write): then it must not unfreeze them.
+
+    The calls are recorded rather than the real freeze count compared: other threads of the test process (the
+    emulators) free frozen objects at any moment, which moves the count.
+    """
     raw = ics_text(["DTSTART:20261118T090000Z", "DURATION:PT30M", "SUMMARY:a"])
-    # Earlier tests in this worker may have frozen objects (Airflow's task runner does): start from none frozen.
-    frozen_before = gc.get_freeze_count()
-    gc.unfreeze()
-    try:
-        assert len(ics.ics_to_canonical(raw).events) == 1
-        assert gc.get_freeze_count() == 0  # what it froze while reading is released
-        gc.freeze()  # a forking server freezes its objects for copy-on-write: reading must not undo that
-        frozen = gc.get_freeze_count()
-        assert frozen > 0
-        assert len(ics.ics_to_canonical(raw).events) == 1
-        assert gc.get_freeze_count() == frozen
-    finally:
-        gc.unfreeze()
-        if frozen_before:
-            gc.freeze()
+    calls: list[str] = []
+    frozen = {"count": 0}
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: frozen["count"])
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    assert len(ics.ics_to_canonical(raw).events) == 1
+    assert calls == ["freeze", "unfreeze"]
+    calls.clear()
+    frozen["count"] = 1234  # frozen by the process before
+    assert len(ics.ics_to_canonical(raw).events) == 1
+    assert calls == []
+    with pytest.raises(KeyError):  # released even when making the rows fails
+        monkeypatch.setattr(ics, "_deduplicate", lambda rows: {}["boom"])
+        frozen["count"] = 0
+        ics.ics_to_canonical(raw)
+    assert calls == ["freeze", "unfreeze"]
 
 
 def test_the_same_rule_in_two_zones_keeps_each_its_own_text() -> None:
