@@ -214,3 +214,13 @@ def test_creates_under_faults_are_neither_lost_nor_doubled(
             f"({hook.calls} by the hook), faults {dict(faults)}, creates that lost their answer {len(lost_creates)}, "
             f"most POSTs for one event {max(attempts.values())}"
         )
+
+
+@pytest.mark.parametrize(("value", "problem"), [(0, "must be at least 1, got 0"), ("many", "must be a number")])
+def test_a_concurrency_cap_that_cannot_work_is_refused_by_name(
+    garoon_connection: Callable[..., str], garoon_hook: Callable[..., GaroonHook], value: Any, problem: str
+) -> None:
+    """0 would make every call wait forever on its slot (it used to be read as 'unset' and became 4)."""
+    garoon_connection("garoon_capped", max_concurrent=value)
+    with pytest.raises(ValueError, match=f"'garoon_capped'.*'max_concurrent' {problem}"):
+        next(garoon_hook("garoon_capped").iter_users())

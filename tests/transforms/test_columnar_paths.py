@@ -468,9 +468,9 @@ def test_ics_reading_leaves_the_garbage_collector_as_it_found_it(monkeypatch: py
     frozen["count"] = 1234  # frozen by the process before
     assert len(ics.ics_to_canonical(raw).events) == 1
     assert calls == []
+    monkeypatch.setattr(ics, "_deduplicate", lambda rows: {}["boom"])
+    frozen["count"] = 0
     with pytest.raises(KeyError):  # released even when making the rows fails
-        monkeypatch.setattr(ics, "_deduplicate", lambda rows: {}["boom"])
-        frozen["count"] = 0
         ics.ics_to_canonical(raw)
     assert calls == ["freeze", "unfreeze"]
 

@@ -92,7 +92,10 @@ class GaroonHook(ApiHook):
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send a call, holding one of the connection's concurrency slots (extra ``max_concurrent``)."""
         if self._slots is None:
-            self._slots = threading.BoundedSemaphore(int(self.extras.get("max_concurrent") or DEFAULT_MAX_CONCURRENT))
+            slots = int(self.number_extra("max_concurrent", DEFAULT_MAX_CONCURRENT))
+            if slots < 1:
+                raise ValueError(f"connection {self.conn_id!r}: extra 'max_concurrent' must be at least 1, got {slots}")
+            self._slots = threading.BoundedSemaphore(slots)
         with self._slots:
             return super().request(method, url, **kwargs)
 

@@ -170,6 +170,13 @@ def ruleset(
     return rules
 
 
+def rule_parts(rule: str) -> dict[str, str]:
+    """Return the ``NAME=VALUE`` parts of an RRULE (with or without its ``RRULE:`` name), upper-cased."""
+    text = rule.upper()
+    text = text[6:] if text.startswith("RRULE:") else text
+    return dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+
+
 #: Seconds per period of the rules dateutil would walk step by step for a long time.
 SUB_DAILY_SECONDS = {"HOURLY": 3600, "MINUTELY": 60, "SECONDLY": 1}
 MAX_WALKED_STEPS = 2_000_000  # a COUNT rule with BY* filters cannot be restarted: walking it further is refused
@@ -184,7 +191,7 @@ def _restarted_before(rule: rrule.rrule, text: str, dtstart: dt.datetime, after:
     the steps skipped; with them the count of skipped occurrences is unknown, and the rule is walked as it is
     unless that is more than ``MAX_WALKED_STEPS`` steps. None when the rule ends before ``after``.
     """
-    parts = dict(part.partition("=")[::2] for part in text.upper().split(";") if part)
+    parts = rule_parts(text)
     period = SUB_DAILY_SECONDS.get(parts.get("FREQ", ""))
     if period is None:
         return rule
@@ -350,7 +357,7 @@ def repeat_info_from_rule(
     rrules = [line for line in lines if line.upper().startswith("RRULE:")]
     if len(rrules) != 1 or any(line.upper().startswith(("RDATE", "EXRULE")) for line in lines):
         return None
-    parts = dict(p.split("=", 1) for p in rrules[0][6:].upper().split(";") if "=" in p)
+    parts = rule_parts(rrules[0])
     if set(parts) - {"FREQ", "BYDAY", "BYMONTHDAY", "UNTIL", "INTERVAL", "WKST"} or parts.get("INTERVAL", "1") != "1":
         return None
     if "UNTIL" not in parts:
@@ -879,7 +886,7 @@ def _simple_rule(lines: Sequence[str], all_day: bool, zone_name: Any) -> _Simple
         if not all_day:
             zone_of(zone_name)  # a zone this machine knows, or the general expansion says which is unknown
         day, seconds = _stamp(start["value"])
-        parts = dict(p.split("=", 1) for p in rule[6:].upper().split(";") if "=" in p)
+        parts = rule_parts(rule)
         shape = _rule_shape(parts, all_day)
         if shape is None:
             return None
