@@ -175,20 +175,33 @@ def json_escaped(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     are rewritten (column-wise for the usual escapes, by the ``json`` module for the other control characters).
     """
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    rows = _rows_with_bytes(values, lambda b: (b < 0x20) | (b == 0x22) | (b == 0x5C))
+    found: set[int] = set()
+    rows = _rows_with_bytes(values, lambda b: _escape_hits(b, found))
     if not len(rows):
         return values
     chosen = values.take(pa.array(rows))
     text = chosen
     for raw, escaped in JSON_ESCAPES:
-        text = pc.replace_substring(text, raw, escaped)
-    odd = is_true(pc.match_substring_regex(chosen, OTHER_CONTROL_CHARACTERS))
-    if odd.any():
+        if ord(raw) in found:
+            text = pc.replace_substring(text, raw, escaped)
+    if found - _USUAL_ESCAPES and (odd := is_true(pc.match_substring_regex(chosen, OTHER_CONTROL_CHARACTERS))).any():
         fixed = [json.dumps(v, ensure_ascii=False)[1:-1] for v in chosen.filter(pa.array(odd)).to_pylist()]
         text = pc.replace_with_mask(text, pa.array(odd), pa.array(fixed, pa.string()))
     mask = np.zeros(len(values), bool)
     mask[rows] = True
     return pc.replace_with_mask(values, pa.array(mask), text)
+
+
+_NEEDS_ESCAPE = np.zeros(256, bool)
+_NEEDS_ESCAPE[[*range(0x20), 0x22, 0x5C]] = True
+_USUAL_ESCAPES = {ord(raw) for raw, _ in JSON_ESCAPES}
+
+
+def _escape_hits(raw: np.ndarray, found: set[int]) -> np.ndarray:
+    """Return where ``raw`` holds a byte JSON escapes, adding the bytes found to ``found``."""
+    hits = _NEEDS_ESCAPE[raw]
+    found.update(np.unique(raw[hits]).tolist())
+    return hits
 
 
 def _rows_with_bytes(values: pa.Array, test: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -220,6 +233,17 @@ def only_where(values: pa.Array, keep: np.ndarray) -> pa.Array:
 def join_parts(*parts: pa.Array | str) -> pa.Array:
     """Return the row-wise concatenation of string arrays and literals; a null part counts as empty."""
     return pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
+
+
+def literal_where(text: str, mask: np.ndarray) -> pa.Array:
+    """Return ``text`` where ``mask`` holds and "" elsewhere (a part for :func:`join_parts` that only some rows
+    have), built with numpy rather than a pass of an Arrow kernel."""
+    raw = text.encode()
+    offsets = np.zeros(len(mask) + 1, np.int32)
+    np.cumsum(mask, dtype=np.int32, out=offsets[1:])
+    count = int(offsets[-1])
+    offsets *= len(raw)
+    return pa.StringArray.from_buffers(len(mask), pa.py_buffer(offsets), pa.py_buffer(raw * count))
 
 
 def lists_of(*columns: pa.Array) -> pa.ListArray:

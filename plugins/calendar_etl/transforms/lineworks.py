@@ -37,7 +37,7 @@ from calendar_etl.transforms.common import (
     known_zone,
     last_per_group,
     list_array,
-    lists_of,
+    literal_where,
     localize,
     map_text,
     only_where,
@@ -63,6 +63,23 @@ LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
 def event_id_for(sync_key: str) -> str:
     """Return the deterministic client ``eventId`` for a write unit, so a retried create cannot duplicate."""
     return EVENT_ID_PREFIX + hashlib.sha256(sync_key.encode("utf-8")).hexdigest()[:48]
+
+
+def event_ids_for(sync_keys: list[str]) -> pa.Array:
+    """Return :func:`event_id_for` of every key (the hex digits written column-wise)."""
+    sha256 = hashlib.sha256
+    digests = np.frombuffer(b"".join([sha256(k.encode("utf-8")).digest() for k in sync_keys]), np.uint8)
+    half = digests.reshape(-1, 32)[:, :24]  # 48 hex digits
+    prefix = EVENT_ID_PREFIX.encode()
+    text = np.empty((len(sync_keys), len(prefix) + 48), np.uint8)
+    text[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
+    text[:, len(prefix) :: 2] = _HEX_DIGITS[half >> 4]
+    text[:, len(prefix) + 1 :: 2] = _HEX_DIGITS[half & 15]
+    offsets = np.arange(0, text.size + 1, text.shape[1], dtype=np.int32)
+    return pa.StringArray.from_buffers(len(sync_keys), pa.py_buffer(offsets), pa.py_buffer(text))
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 
 
 def source_key(event_id: str, rid: str | None = None) -> str:
@@ -312,12 +329,13 @@ def canonical_to_lineworks(frame: pd.DataFrame) -> model.Converted:
     """
     errors = ErrorCollector()
     if frame.empty:
-        return model.Converted(_writes_frame(NONE_TEXT, NONE_TEXT, NONE_TEXT, NONE_TEXT, []), errors.frame())
+        return model.Converted(_writes_frame(NONE_TEXT, NONE_TEXT, NONE_TEXT, NONE_TEXT, NO_REASONS), errors.frame())
     return _Writes(model.to_arrow(frame.reset_index(drop=True)), errors).converted()
 
 
 NONE = pa.scalar(None, pa.string())
 NONE_TEXT = pa.array([], pa.string())
+NO_REASONS = pa.array([], pa.list_(pa.string()))
 
 
 class _Writes:
@@ -345,8 +363,9 @@ class _Writes:
         self.unit = np.asarray(encoded.indices, dtype=np.int64)
         self.key_array = encoded.dictionary
         self.keys: list[str] = encoded.dictionary.to_pylist()
-        sha256 = hashlib.sha256
-        self.event_ids = [EVENT_ID_PREFIX + sha256(k.encode()).hexdigest()[:48] for k in self.keys]  # event_id_for
+        self.event_ids = event_ids_for(self.keys)
+        # A component row that is the only row of its unit is its write's whole payload.
+        self.alone = self.component & (np.bincount(self.unit, minlength=len(self.keys))[self.unit] == 1)
         self.recurring_ids: dict[int, str] = {}
         self.people_row = rows_of(self.c["attendees"])
         self.people = _fields(self.c["attendees"].flatten(), model.PERSON)
@@ -374,18 +393,22 @@ class _Writes:
         reminders, reminders_cut = self._reminders()
         for reason in (*people_reasons, room_reason, description_cut, final_location_cut, reminders_cut):
             self.reasons.append(only_where(reason, self.component))
+        # One pass writes every row's text: a field that only some rows have is a part that is "" elsewhere.
+        # The row that is the whole of its write is wrapped as the payload here, so it is copied only once.
         return join_parts(
-            '{"eventId": "', pa.array(self.event_ids, pa.string()).take(pa.array(self.unit)),
+            literal_where('{"eventComponents": [', self.alone),
+            '{"eventId": "', self.event_ids.take(pa.array(self.unit)),
             '", "summary": "', json_escaped(summary), '", "start": ', *_time(c["start"], c["start_date"], zone, all_day),
             ', "end": ', *_time(c["end"], c["end_date"], zone, all_day),
-            _optional(', "description": ', description, truthy(description)),
-            _optional(', "location": ', location, truthy(location)),
-            _list_field(', "attendees": ', _join_lists(people, rooms)),
+            *_text_parts(', "description": ', description, truthy(description)),
+            *_text_parts(', "location": ', location, truthy(location)),
+            *_list_parts(', "attendees": ', people, rooms),
             map_text(c["visibility"], functools.partial(_member, ', "visibility": ')),
             map_text(c["transparency"], functools.partial(_member, ', "transparency": ')),
-            _list_field(', "reminders": ', reminders),
+            *_list_parts(', "reminders": ', reminders),
             self._rules(zone, all_day),
             "}",
+            literal_where("]}", self.alone),
         )  # fmt: skip
 
     def _people(self) -> tuple[pa.ListArray, pa.Array, list[pa.Array]]:
@@ -397,19 +420,21 @@ class _Writes:
         row, people = self.people_row, self.people
         email, name = people["email"], people["name"]
         has_email = truthy(email)
-        listed = has_email & _first_of_pair(row, email)
+        email_code = _codes(email)
+        listed = has_email & _first_of_pair(row, email, email_code)
         rank = _rank_within(row, listed, ATTENDEES_MAX)
         overflow = listed & (rank >= ATTENDEES_MAX)
         listed &= rank < ATTENDEES_MAX
-        chosen = pa.array(listed)
+        # The same few hundred people come back on event after event: each distinct item is written once.
+        described = (email, name, people["partstat"], people["optional"])
+        item, first = _distinct(email_code, *(_codes(f) for f in described[1:]), chosen=listed)
+        email, name, partstat, optional = (f.take(pa.array(first)) for f in described)
         items = join_parts(
-            '{"email": "', json_escaped(email.filter(chosen)), '"',
-            _optional(', "displayName": ', name.filter(chosen), truthy(name.filter(chosen))),
-            map_text(people["partstat"].filter(chosen), functools.partial(_member, ', "partstat": ')),
-            only_where(pa.repeat(pa.scalar(', "isOptional": true'), int(listed.sum())),
-                       is_true(people["optional"].filter(chosen))),
-            "}",
-        )  # fmt: skip
+            '{"email": "', json_escaped(email), '"', *_text_parts(', "displayName": ', name, truthy(name)),
+            map_text(partstat, functools.partial(_member, ', "partstat": ')),
+            literal_where(', "isOptional": true', is_true(optional)), "}",
+        ).take(pa.array(item))  # fmt: skip
+        email, name = people["email"], people["name"]
         nameless, past = ~has_email, pa.array(overflow)
         unmapped_row = np.concatenate([row[nameless], row[overflow]])
         fields = [people[k].filter(pa.array(nameless)) for k in ("name", "garoon_code", "garoon_id")]
@@ -433,7 +458,7 @@ class _Writes:
         booked = truthy(rooms["resource_id"])
         items = join_parts(
             '{"id": "', json_escaped(rooms["resource_id"]), '", "isResource": true',
-            _optional(', "displayName": ', name, truthy(name)), "}",
+            *_text_parts(', "displayName": ', name, truthy(name)), "}",
         )  # fmt: skip
         missing = ~booked
         names = _joined(
@@ -451,9 +476,8 @@ class _Writes:
         method, trigger = reminders["method"], reminders["trigger"]
         has_method, has_trigger = is_true(pc.is_valid(method)), is_true(pc.is_valid(trigger))
         items = join_parts(
-            "{", _optional('"method": ', method, has_method),
-            only_where(pa.repeat(pa.scalar(", "), len(row)), has_method & has_trigger),
-            _optional('"trigger": ', trigger, has_trigger), "}",
+            "{", *_text_parts('"method": ', method, has_method), literal_where(", ", has_method & has_trigger),
+            *_text_parts('"trigger": ', trigger, has_trigger), "}",
         )  # fmt: skip
         kept = _rank_within(row, np.ones(len(row), bool), REMINDERS_MAX) < REMINDERS_MAX
         count = np.bincount(row, minlength=self.n)
@@ -524,7 +548,7 @@ class _Writes:
         return model.Converted(
             _writes_frame(
                 self.key_array.take(pa.array(written)),
-                pa.array(self.event_ids, pa.string()).take(pa.array(written)),
+                self.event_ids.take(pa.array(written)),
                 owners,
                 payloads,
                 self._unit_reasons(position, len(written)),
@@ -535,7 +559,7 @@ class _Writes:
     def _payloads(self, components: pa.Array, position: np.ndarray, count: int) -> pa.Array:
         """Return each write's payload: its components, master first, exceptions by recurrence id."""
         unit = self.unit
-        rows = np.flatnonzero(self.component)
+        rows = np.flatnonzero(self.component & ~self.alone)  # the others are their payloads already
         rank = np.zeros(self.n, np.int64)  # exceptions by recurrence id, in text order
         if self.recurring_ids:
             exceptions = np.array(list(self.recurring_ids), np.int64)
@@ -566,25 +590,38 @@ class _Writes:
             )
         target = position[unit[rows]]
         body = _joined(_lists(target, components.take(pa.array(rows)), count), ", ")
-        return concat_text('{"eventComponents": [', body, "]}")
+        grouped = concat_text('{"eventComponents": [', body, "]}")
+        alone = np.flatnonzero(self.alone)
+        if not len(alone):
+            return grouped
+        index = np.full(count, -1)
+        index[position[unit[alone]]] = alone
+        # Each write has one of the two (or neither: a cancelled event); Arrow's coalesce of text is much slower.
+        either = join_parts(components.take(pa.array(index, mask=index < 0)), grouped)
+        return only_where(either, (index >= 0) | is_true(pc.is_valid(grouped)))
 
-    def _unit_reasons(self, position: np.ndarray, count: int) -> list[list[str]]:
-        """Return each write's reasons: every row's, in row order, each once."""
-        row_lists = _join_lists(self.c["reasons"], lists_of(*self.reasons))
-        values = row_lists.flatten()
-        target = position[self.unit[rows_of(row_lists)]]
-        chosen = (target >= 0) & _first_of_pair(target, values)
+    def _unit_reasons(self, position: np.ndarray, count: int) -> pa.ListArray:
+        """Return each write's reasons: every row's, in row order (a row's own first), each once."""
+        own = self.c["reasons"].flatten()
+        rows, values, column = [rows_of(self.c["reasons"])], [own], [np.zeros(len(own), np.int64)]
+        for k, reasons in enumerate(self.reasons, 1):  # mostly empty: only rows that add one are read
+            if reasons.null_count == len(reasons):
+                continue
+            valid = is_true(pc.is_valid(reasons))
+            rows.append(np.flatnonzero(valid))
+            values.append(reasons.filter(pa.array(valid)))
+            column.append(np.full(len(rows[-1]), k, np.int64))
+        row, col = np.concatenate(rows), np.concatenate(column)
+        order = np.argsort(row * (len(self.reasons) + 1) + col, kind="stable")
+        target = position[self.unit[row[order]]]
+        text = pa.concat_arrays(values).take(pa.array(order))
+        chosen = (target >= 0) & _first_of_pair(target, text)
         order = np.argsort(target[chosen], kind="stable")
-        lists = _lists(target[chosen][order], values.filter(pa.array(chosen)).take(pa.array(order)), count)
-        out: list[list[str]] = [[] for _ in range(count)]
-        some = np.flatnonzero(is_true(pc.greater(pc.list_value_length(lists), 0)))
-        for i, reasons in zip(some, lists.take(pa.array(some)).to_pylist(), strict=True):
-            out[i] = reasons
-        return out
+        return _lists(target[chosen][order], text.filter(pa.array(chosen)).take(pa.array(order)), count)
 
 
 def _writes_frame(
-    keys: pa.Array, event_ids: pa.Array, owners: pa.Array, payloads: pa.Array, reasons: list[list[str]]
+    keys: pa.Array, event_ids: pa.Array, owners: pa.Array, payloads: pa.Array, reasons: pa.ListArray
 ) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -592,7 +629,7 @@ def _writes_frame(
             "event_id": event_ids.to_pandas(),
             "owner": owners.to_pandas(),
             "payload": payloads.to_pandas(),
-            "reasons": pd.Series(reasons, dtype=object),
+            "reasons": pd.Series(pd.arrays.ArrowExtensionArray(reasons)),  # the canonical ``reasons`` type
         }
     )
 
@@ -605,15 +642,17 @@ def _with_exdates(component_text: str, cancelled: list[dt.datetime | dt.date]) -
     return json.dumps(component, ensure_ascii=False)
 
 
-def _time(instant: pa.Array, day: pa.Array, zone: pa.Array, all_day: np.ndarray) -> tuple[pa.Array, pa.Array]:
-    """Return (``{"dateTime": local time, "timeZone": zone}`` of timed rows, ``{"date": ...}`` of all-day rows),
-    each null for the other kind of row."""
+def _time(instant: pa.Array, day: pa.Array, zone: pa.Array, all_day: np.ndarray) -> tuple[pa.Array, ...]:
+    """Return the parts (see ``join_parts``) of ``{"dateTime": local time, "timeZone": zone}`` for timed rows and
+    ``{"date": ...}`` for all-day rows."""
     seconds, valid = wall_seconds(instant, zone)
     local = format_seconds(seconds, valid & ~all_day, LOCAL_FORMAT)
     seconds, valid = seconds_of(day)
     days = format_seconds(seconds, valid & all_day, "%Y-%m-%d")
     zone_end = map_text(zone, lambda z: '", "timeZone": ' + json.dumps(z, ensure_ascii=False) + "}")
-    return concat_text('{"dateTime": "', local, zone_end), concat_text('{"date": "', days, '"}')
+    zone_end = only_where(zone_end, ~all_day)
+    return (literal_where('{"dateTime": "', ~all_day), local, zone_end,
+            literal_where('{"date": "', all_day), days, literal_where('"}', all_day))  # fmt: skip
 
 
 def _member(prefix: str, value: str | None) -> str | None:
@@ -652,14 +691,21 @@ def _append_text(text: pa.Array, extra: pa.Array, label: str) -> pa.Array:
     return pc.replace_with_mask(text, pa.array(chosen), stripped)
 
 
-def _optional(prefix: str, values: pa.Array, present: np.ndarray) -> pa.Array:
-    """Return ``prefix`` and the JSON text of each value where ``present``, null elsewhere (see ``join_parts``)."""
-    return concat_text(prefix, '"', json_escaped(only_where(values, present)), '"')
+def _text_parts(prefix: str, values: pa.Array, present: np.ndarray) -> tuple[pa.Array, ...]:
+    """Return the parts (see ``join_parts``) of ``prefix`` and the JSON text of each value where ``present``."""
+    return literal_where(prefix + '"', present), json_escaped(only_where(values, present)), literal_where('"', present)
 
 
-def _list_field(prefix: str, lists: pa.ListArray) -> pa.Array:
-    """Return ``prefix`` and ``[item, item]`` for rows with items, null for rows without."""
-    return concat_text(prefix, "[", _joined(lists, ", "), "]")
+def _list_parts(prefix: str, *lists: pa.ListArray) -> list[pa.Array]:
+    """Return the parts (see ``join_parts``) of ``prefix`` and ``[item, item]`` (the items of ``lists`` one after
+    another) for rows with items; nothing for rows without."""
+    parts: list[pa.Array] = []
+    before = np.zeros(len(lists[0]), bool)
+    for items in lists:
+        has = is_true(pc.greater(pc.list_value_length(items), 0))
+        parts += [literal_where(", ", before & has), pc.binary_join(items, ", ")]
+        before |= has
+    return [literal_where(prefix + "[", before), *parts, literal_where("]", before)]
 
 
 def _first_set(*candidates: pa.Array | str) -> pa.Array:
@@ -710,10 +756,28 @@ def _rank_within(row: np.ndarray, chosen: np.ndarray, limit: int) -> np.ndarray:
     return counted - start[row]
 
 
-def _first_of_pair(row: np.ndarray, values: pa.Array) -> np.ndarray:
-    """Return where a value appears for the first time in its row (nulls are all one value)."""
-    codes = np.asarray(pc.fill_null(pc.dictionary_encode(values).indices, -1), np.int64) + 1
+def _first_of_pair(row: np.ndarray, values: pa.Array, codes: np.ndarray | None = None) -> np.ndarray:
+    """Return where a value appears for the first time in its row (nulls are all one value); ``codes`` are the
+    values' :func:`_codes` when the caller has them."""
+    codes = _codes(values) if codes is None else codes
     return ~pd.Series(row * (codes.max(initial=0) + 1) + codes).duplicated().to_numpy()
+
+
+def _codes(values: pa.Array) -> np.ndarray:
+    """Return a number per value, equal for equal values: 0 for null, from 1 in order of first appearance."""
+    return np.asarray(pc.fill_null(pc.dictionary_encode(values).indices, -1), np.int64) + 1
+
+
+def _distinct(*codes: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (for each chosen value, the number of its distinct combination of ``codes``; for each combination,
+    a value that has it)."""
+    key = np.zeros(int(chosen.sum()), np.int64)
+    for column in codes:
+        key = key * (int(column.max(initial=0)) + 1) + column[chosen]
+    number, combinations = pd.factorize(key)
+    first = np.empty(len(combinations), np.int64)
+    first[number] = np.flatnonzero(chosen)
+    return number, first
 
 
 def _ranks(texts: np.ndarray) -> np.ndarray:
