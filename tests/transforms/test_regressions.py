@@ -44,3 +44,23 @@ def test_the_series_master_does_not_depend_on_the_hash_seed() -> None:
     assert (
         '"Weekly"' in outputs.pop()
     )  # the occurrence at its original time is the series; the moved one is the exception
+
+
+def test_text_holding_a_backslash_and_n_comes_back_from_an_ics_file_as_written() -> None:
+    """icalendar's escaping turns the two characters ``\\N`` into a line break (found by the round-trip property
+    test); our export escapes TEXT itself."""
+    import datetime as dt
+
+    from calendar_etl.transforms import ics
+    from tests.transforms import helpers as h
+
+    texts = {"summary": "C:\\New folder", "description": "a\\Nb\nnext, line; \\n", "location": "Room \\N1",
+             "category": "\\N,x"}  # fmt: skip
+    start = dt.datetime(2026, 11, 2, 1, tzinfo=dt.UTC)
+    frame = h.frame([{"source_system": "ics", "source_key": "k", "sync_key": "k", "kind": "single", **texts,
+                      "start": start, "end": start + dt.timedelta(hours=1), "timezone": "Asia/Tokyo"}])  # fmt: skip
+    text = ics.canonical_to_ics(frame)
+    back, errors = ics.ics_to_canonical(text)
+    assert errors.empty, errors.to_dict("records")
+    (row,) = h.records(back)
+    assert {k: row[k] for k in texts} == texts, text

@@ -561,6 +561,13 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
+def _text_value(text: str) -> icalendar.prop.vInline:
+    """Return a TEXT value escaped as RFC 5545 §3.3.11 says. icalendar's own escaping first turns the two
+    characters ``\\N`` into a line break, so a summary or category holding them would not come back as written."""
+    escaped = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return icalendar.prop.vInline(escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+
+
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -709,10 +716,10 @@ def _vevent(record: dict[str, Any], uid: str) -> icalendar.Event:
     else:
         event.add("DTSTART", record["start"].to_pydatetime().astimezone(tz))
         event.add("DTEND", record["end"].to_pydatetime().astimezone(tz))
-    event.add("SUMMARY", record["summary"] or "")
+    event.add("SUMMARY", _text_value(record["summary"] or ""))
     for prop, column in (("DESCRIPTION", "description"), ("LOCATION", "location")):
         if isinstance(record.get(column), str) and record[column]:
-            event.add(prop, record[column])
+            event.add(prop, _text_value(record[column]))
     if record["kind"] == "series":
         start = (
             dt.datetime.combine(record["start_date"], dt.time())
@@ -739,7 +746,7 @@ def _vevent(record: dict[str, Any], uid: str) -> icalendar.Event:
     if record["transparency"] == "TRANSPARENT":
         event.add("TRANSP", "TRANSPARENT")
     if isinstance(record.get("category"), str) and record["category"]:
-        event.add("CATEGORIES", [record["category"]])
+        event.add("CATEGORIES", _text_value(record["category"]))
     if record.get("organizer") and record["organizer"].get("email"):
         event.add("ORGANIZER", _address(record["organizer"]))
     for person in record["attendees"] if record["attendees"] is not None else []:
@@ -757,7 +764,7 @@ def _vevent(record: dict[str, Any], uid: str) -> icalendar.Event:
         alarm = icalendar.Alarm()
         alarm.add("ACTION", "EMAIL" if reminder.get("method") == "EMAIL" else "DISPLAY")
         alarm.add("TRIGGER", icalendar.vDuration.from_ical(reminder["trigger"]))
-        alarm.add("DESCRIPTION", record["summary"] or "Reminder")
+        alarm.add("DESCRIPTION", _text_value(record["summary"] or "Reminder"))
         event.add_component(alarm)
     if record.get("sequence"):
         event.add("SEQUENCE", int(record["sequence"]))
