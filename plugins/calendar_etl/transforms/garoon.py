@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any, Literal, get_args
 
@@ -288,6 +289,11 @@ class _Numbering(dict[bytes, int]):
         return number
 
 
+def _numbers(numbering: _Numbering, texts: Iterable[msgspec.Raw], count: int) -> np.ndarray:
+    """Return the numbers of ``count`` JSON texts (the loop runs in C: ``map``, not a comprehension)."""
+    return np.fromiter(map(numbering.__getitem__, map(bytes, texts)), np.int32, count)
+
+
 class _Reader:
     """Reads Garoon items in batches into Arrow columns, then validates and converts them all at once.
 
@@ -313,7 +319,7 @@ class _Reader:
         """Read items (each its JSON text, or a dict); a bad one becomes an error naming it."""
         decode = _DECODER.decode
         try:  # the usual case: every item is JSON text of Garoon's types
-            self.pending.extend([decode(item) for item in items])
+            self.pending.extend(list(map(decode, items)))
         except _NOT_READ:
             for item in items:
                 self.add(item)
@@ -351,12 +357,16 @@ class _Reader:
         if not items:
             return
         people, rooms = self.people, self.facilities
-        creators = [people[bytes(i.creator)] for i in items]
-        attendees = [people[bytes(p)] for i in items for p in i.attendees]
-        facilities = [rooms[bytes(f)] for i in items for f in i.facilities]
+        n = len(items)
+        attendee_lists, facility_lists = [i.attendees for i in items], [i.facilities for i in items]
+        attendee_count = np.fromiter(map(len, attendee_lists), np.int32, n)
+        facility_count = np.fromiter(map(len, facility_lists), np.int32, n)
+        creators = _numbers(people, [i.creator for i in items], n)
+        attendees = _numbers(people, itertools.chain.from_iterable(attendee_lists), int(attendee_count.sum()))
+        facilities = _numbers(rooms, itertools.chain.from_iterable(facility_lists), int(facility_count.sum()))
         unread = self._read_new()
         null = people.get(b"null")
-        if null is not None and null in attendees:
+        if null is not None and (attendees == null).any():
             unread.add(b"null")  # a null attendee: not a person
         if unread:  # a person or facility of an unusual shape: read those items the lenient way
             odd = [i for i in items if _names_any(i, unread)]
@@ -367,12 +377,15 @@ class _Reader:
             self._flush()
             self.pending = pending
             return
+        repeat_ids = [i.repeatId for i in items]
+        rule = [-1] * n
+        for k in itertools.compress(range(n), repeat_ids):  # the occurrences
+            rule[k] = self._rule(items[k])
         self.batches.append(
             {
                 "id": strings([i.id for i in items]),
-                "repeat_id": strings([i.repeatId for i in items]),
-                "flags": pa.array([_FLAGS[i.eventType, i.visibilityType, i.isAllDay, i.isStartOnly, i.end is None]
-                                   for i in items], pa.int8()),
+                "repeat_id": strings(repeat_ids),
+                "flags": pa.array(np.fromiter(map(_FLAGS.__getitem__, map(_FLAG_FIELDS, items)), np.int8, n)),
                 "subject": strings([i.subject for i in items]),
                 "notes": strings([i.notes for i in items]),
                 "menu": strings([i.eventMenu for i in items]),
@@ -383,12 +396,12 @@ class _Reader:
                                    and i.additionalItems.item is not None else None for i in items]),
                 "created": strings([i.createdAt for i in items]),
                 "updated": strings([i.updatedAt for i in items]),
-                "rule": pa.array([self._rule(i) if i.repeatId else -1 for i in items], pa.int32()),
-                "creator": pa.array(creators, pa.int32()),
-                "attendee_count": pa.array([len(i.attendees) for i in items], pa.int32()),
-                "attendees": pa.array(attendees, pa.int32()),
-                "facility_count": pa.array([len(i.facilities) for i in items], pa.int32()),
-                "facilities": pa.array(facilities, pa.int32()),
+                "rule": pa.array(np.array(rule, np.int32)),
+                "creator": pa.array(creators),
+                "attendee_count": pa.array(attendee_count),
+                "attendees": pa.array(attendees),
+                "facility_count": pa.array(facility_count),
+                "facilities": pa.array(facilities),
             }
         )  # fmt: skip
 
@@ -411,7 +424,7 @@ class _Reader:
 
     def _rule(self, item: _Item) -> int:
         """Return the index of an occurrence's series rule (read once per series); -1 without repeatInfo."""
-        if bytes(memoryview(item.repeatInfo)[:1]) != b"{":
+        if memoryview(item.repeatInfo)[:1] != b"{":
             return -1
         index = self.rules.get(item.id)
         if index is None:
@@ -431,12 +444,14 @@ class _Reader:
         n = len(c["id"])
         flags = np.asarray(c["flags"], dtype=np.int64)
         all_day = pa.array(flags & ALL_DAY != 0)
-        start_only = pa.array((flags & START_ONLY != 0) & (flags & ALL_DAY == 0))
-        occurrence = is_true(pc.not_equal(c["repeat_id"], ""))
-        repeat_id = pc.if_else(pa.array(occurrence), c["repeat_id"], pa.scalar(None, pa.string()))
-        keys = concat_text("garoon:", c["id"], pc.if_else(pa.array(occurrence), concat_text(":", repeat_id), ""))
-        zone = pc.coalesce(_non_empty(c["zone"]), pa.scalar(self.default_zone))
-        end_raw = pc.coalesce(c["end_raw"], c["start_raw"])
+        no_end = ~is_true(pc.is_valid(c["end_raw"]))
+        start_only = pa.array(((flags & START_ONLY != 0) | no_end) & (flags & ALL_DAY == 0))
+        repeat_id = _non_empty(c["repeat_id"])
+        occurrence = is_true(pc.is_valid(repeat_id))
+        sync_keys = concat_text("garoon:", c["id"])
+        keys = pc.if_else(pa.array(occurrence), concat_text(sync_keys, ":", repeat_id), sync_keys)
+        zone = _coalesce(_non_empty(c["zone"]), pa.scalar(self.default_zone))
+        end_raw = _coalesce(c["end_raw"], c["start_raw"])
         bad = np.zeros(n, bool)
 
         def reject(mask: np.ndarray, problem: Callable[[int], str]) -> None:
@@ -447,9 +462,11 @@ class _Reader:
 
         reject(~_known_zones(zone), lambda i: f"unknown time zone {zone[i].as_py()!r}")
         rid, rid_problem = _recurrence_ids(repeat_id, occurrence, all_day, zone, bad)
-        reject(rid_problem != "", lambda i: str(rid_problem[i]))
-        start, first_day = _instants(c["start_raw"])
-        end, last_day = _instants(end_raw)
+        rid_rows = np.zeros(n, bool)
+        rid_rows[list(rid_problem)] = True
+        reject(rid_rows, rid_problem.__getitem__)
+        start, start_text = _instants(c["start_raw"])
+        end, end_text = _instants(end_raw)
         reject(
             ~is_true(pc.is_valid(start)) | ~is_true(pc.is_valid(end)) | is_true(pc.less(end, start)),
             lambda i: (
@@ -457,12 +474,9 @@ class _Reader:
                 "with an offset, or end before start"
             ),
         )
-        # All-day days come from the local date in the string itself: no zone arithmetic can move them.
-        midnight = pc.equal(pc.utf8_slice_codeunits(end_raw, 11, 19), "00:00:00")
-        next_day = pc.cast(pc.add(pc.cast(last_day, pa.int32()), pa.scalar(1, pa.int32())), pa.date32())
-        exclusive_end = pc.if_else(pc.and_(midnight, pc.greater(last_day, first_day)), last_day, next_day)
+        start_date, end_date = _all_day_dates(is_true(all_day), start, start_text, end, end_text)
         timed = pc.invert(all_day)
-        no_time, no_date = pa.scalar(None, model.TIMESTAMP), pa.scalar(None, pa.date32())
+        no_time = pa.scalar(None, model.TIMESTAMP)
         rule = np.asarray(c["rule"], np.int64)
         has_rule = occurrence & (rule >= 0)
         repeat_reason = strings([*self.rule_reasons, WITHOUT_REPEAT_INFO]).take(
@@ -474,7 +488,7 @@ class _Reader:
         columns: dict[str, Any] = {
             "source_system": pa.repeat(pa.scalar("garoon"), n),
             "source_key": keys,
-            "sync_key": pc.if_else(pa.array(occurrence), concat_text("garoon:", c["id"]), keys),
+            "sync_key": sync_keys,
             "kind": pc.if_else(pa.array(occurrence), "occurrence", "single"),
             "garoon_id": c["id"],
             "garoon_repeat_id": repeat_id,
@@ -485,8 +499,8 @@ class _Reader:
             "all_day": all_day,
             "start": pc.if_else(timed, start, no_time),
             "end": pc.if_else(timed, pc.if_else(start_only, start, end), no_time),
-            "start_date": pc.if_else(all_day, first_day, no_date),
-            "end_date": pc.if_else(all_day, exclusive_end, no_date),
+            "start_date": start_date,
+            "end_date": end_date,
             "timezone": zone,
             "start_only": start_only,
             "recurrence": pa.array([*self.rule_lines, []], pa.list_(pa.string())).take(
@@ -494,9 +508,9 @@ class _Reader:
             ),
             "visibility": pc.if_else(pa.array(visibility == 0), "PUBLIC", "PRIVATE"),
             "category": _non_empty(c["menu"]),
-            "organizer": _organizers(people).take(c["creator"]),
-            "attendees": list_array(_offsets(c["attendee_count"]), people.take(c["attendees"])),
-            "facilities": list_array(_offsets(c["facility_count"]), _facilities(self.facility_list).take(c["facilities"])),
+            "organizer": _take(_organizers(people), c["creator"]),
+            "attendees": list_array(_offsets(c["attendee_count"]), _take(people, c["attendees"])),
+            "facilities": list_array(_offsets(c["facility_count"]), _take(_facilities(self.facility_list), c["facilities"])),
             "created": _instants(c["created"], offset_required=False)[0],
             "updated": _instants(c["updated"], offset_required=False)[0],
             "reasons": lists_of(repeat_reason, watchers),
@@ -507,25 +521,61 @@ class _Reader:
         return model.to_pandas(table)
 
 
-# The small fields of an item as one code: (eventType, visibilityType, isAllDay, isStartOnly, has no end) → bits.
+# The small fields of an item as one code: (eventType, visibilityType, isAllDay, isStartOnly) → bits. An item
+# without end is start-only too: ``frame`` reads that from its null ``end_raw``.
 ALL_DAY, START_ONLY, VISIBILITY_SHIFT = 1, 2, 2
+_FLAG_FIELDS = operator.attrgetter("eventType", "visibilityType", "isAllDay", "isStartOnly")
 _FLAGS = {
-    (event_type, visibility, is_all_day, is_start_only, no_end): (
+    (event_type, visibility, is_all_day, is_start_only): (
         (ALL_DAY if event_type == "ALL_DAY" or is_all_day is True else 0)
-        | (START_ONLY if is_start_only is True or no_end else 0)
+        | (START_ONLY if is_start_only is True else 0)
         | get_args(Visibility).index(visibility) << VISIBILITY_SHIFT
     )
     for event_type in (*get_args(EventType), None)
     for visibility in get_args(Visibility)
     for is_all_day in (True, False, None)
     for is_start_only in (True, False, None)
-    for no_end in (True, False)
 }
 
 
 def _non_empty(values: pa.Array) -> pa.Array:
     """Return the strings with "" as null (Garoon's "no value")."""
-    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    empty = pc.equal(values, "")
+    if not pc.any(empty).as_py():
+        return values
+    return pc.if_else(empty, pa.scalar(None, pa.string()), values)
+
+
+def _coalesce(values: pa.Array, fallback: pa.Array | pa.Scalar) -> pa.Array:
+    """Return ``values`` with ``fallback`` where null."""
+    return pc.coalesce(values, fallback) if values.null_count else values
+
+
+def _all_day_dates(
+    all_day: np.ndarray, start: pa.Array, start_text: pa.Array, end: pa.Array, end_text: pa.Array
+) -> tuple[pa.Array, pa.Array]:
+    """Return (first day, exclusive last day) of the all-day rows (null for the others), read on those rows only.
+
+    The days come from the local date in the string itself: no zone arithmetic can move them. Garoon ends an
+    all-day event at 23:59:59 of its last day; 00:00 of a later day (what some clients write) is exclusive.
+    """
+    rows = pa.array(np.flatnonzero(all_day))
+    end_text = end_text.take(rows)
+    first_day, last_day = _local_days(start_text.take(rows), start.take(rows)), _local_days(end_text, end.take(rows))
+    midnight = pc.equal(pc.utf8_slice_codeunits(end_text, 11, 19), "00:00:00")
+    next_day = pc.cast(pc.add(pc.cast(last_day, pa.int32()), pa.scalar(1, pa.int32())), pa.date32())
+    exclusive_end = pc.if_else(pc.and_(midnight, pc.greater(last_day, first_day)), last_day, next_day)
+    return _spread(first_day, all_day), _spread(exclusive_end, all_day)
+
+
+def _take(structs: pa.StructArray, indices: pa.Array) -> pa.StructArray:
+    """Return ``structs.take(indices)``; a field null in every struct (no e-mail yet...) is made, not gathered."""
+    fields = []
+    for k, field in enumerate(structs.type):
+        values = structs.field(k)
+        fields.append(pa.nulls(len(indices), field.type) if values.null_count == len(values) else values.take(indices))
+    mask = pc.is_null(structs).take(indices) if structs.null_count else None
+    return pa.StructArray.from_arrays(fields, fields=list(structs.type), mask=mask)
 
 
 def _offsets(counts: pa.Array) -> np.ndarray:
@@ -600,7 +650,7 @@ SEPARATORS = ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"))
 
 
 def _instants(text: pa.Array, *, offset_required: bool = True) -> tuple[pa.Array, pa.Array]:
-    """Return (UTC instants, local dates) of RFC 3339 strings; null where a string is not a real time.
+    """Return (UTC instants, the strings read) of RFC 3339 strings; null where a string is not a real time.
 
     Arrow parses and checks them (30 February, hour 25 and an offset of 99 hours are refused); a string of
     another shape is null. Without ``offset_required`` a time without offset is UTC (``createdAt``).
@@ -618,9 +668,13 @@ def _instants(text: pa.Array, *, offset_required: bool = True) -> tuple[pa.Array
     chosen = only_where(text, shaped)
     if not offset_required and local.any():
         chosen = pc.if_else(pa.array(local), concat_text(chosen, "Z"), chosen)
-    instants = cast_or_null(chosen, model.TIMESTAMP)
+    return cast_or_null(chosen, model.TIMESTAMP), chosen
+
+
+def _local_days(chosen: pa.Array, instants: pa.Array) -> pa.Array:
+    """Return the local dates of the strings :func:`_instants` read (null where it found no instant)."""
     local_days = cast_or_null(pc.utf8_slice_codeunits(chosen, 0, 10), pa.date32())
-    return instants, pc.if_else(pc.is_valid(instants), local_days, pa.scalar(None, pa.date32()))
+    return pc.if_else(pc.is_valid(instants), local_days, pa.scalar(None, pa.date32()))
 
 
 def _common_shapes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -635,53 +689,77 @@ def _common_shapes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(n, bool), np.zeros(n, bool)
     start, length = offsets[:-1].astype(np.int64), np.diff(offsets)
     last = len(data) - 1
+    width = int(length[0])
+    # The usual case, strings all of one length: their bytes are one (strings × width) block, no gather needed.
+    block = data[offsets[0] : offsets[0] + n * width].reshape(n, width) if width and (length == width).all() else None
 
     def at(position: int) -> np.ndarray:
+        if block is not None and position < width:
+            return block[:, position]
         return data[np.minimum(start + position, last)]
 
-    base = length >= 19
+    def digit(position: int) -> np.ndarray:
+        return at(position) - np.uint8(48) <= 9  # unsigned: a byte below "0" wraps round to a large one
+
+    base = (length >= 19) & is_true(pc.is_valid(text))
     for position in DIGITS:
-        byte = at(position)
-        base &= (byte >= 48) & (byte <= 57)
+        base &= digit(position)
     for position, char in SEPARATORS:
         base &= at(position) == ord(char)
-    valid = is_true(pc.is_valid(text))
-    base &= valid
-    utc = base & (length == 20) & (at(19) == ord("Z"))
-    sign = at(19)
-    offset = base & (length == 25) & ((sign == ord("+")) | (sign == ord("-"))) & (at(22) == ord(":"))
-    for position in (20, 21, 23, 24):
-        byte = at(position)
-        offset &= (byte >= 48) & (byte <= 57)
+    utc, offset = base & (length == 20), base & (length == 25)
+    if utc.any():
+        utc &= at(19) == ord("Z")
+    if offset.any():
+        sign = at(19)
+        offset &= ((sign == ord("+")) | (sign == ord("-"))) & (at(22) == ord(":"))
+        for position in (20, 21, 23, 24):
+            offset &= digit(position)
     return utc | offset, base & (length == 19)
 
 
 def _recurrence_ids(
     repeat_id: pa.Array, occurrence: np.ndarray, all_day: pa.Array, zone: pa.Array, bad: np.ndarray
-) -> tuple[pa.Array, np.ndarray]:
-    """Return (canonical recurrence ids of the occurrences, the problem of each row or "").
+) -> tuple[pa.Array, dict[int, str]]:
+    """Return (canonical recurrence ids of the occurrences, the problem of each row that has one).
 
     A ``repeatId`` is the local start ``YYYYMMDDhhmm`` of the occurrence in the event's zone: all-day ones keep
     the day, timed ones become the UTC instant (UNCONFIRMED in the fact sheet; what the emulator does).
     """
-    problems = np.full(len(repeat_id), "", object)
-    shaped = is_true(pc.match_substring_regex(repeat_id, r"^\d{12}$"))
-    for i in np.flatnonzero(occurrence & ~shaped):
-        problems[i] = f"repeatId {repeat_id[int(i)].as_py()!r} is not 12 digits (YYYYMMDDhhmm)"
-    days = occurrence & shaped & is_true(all_day)
-    timed = occurrence & shaped & ~is_true(all_day) & ~bad
-    text = pa.nulls(len(repeat_id), pa.string())
+    problems: dict[int, str] = {}
+    rows = np.flatnonzero(occurrence)  # only these have a recurrence id: the rest are not read
+    ids, all_day_rows = repeat_id.take(rows), is_true(all_day)[rows]
+    shaped = is_true(pc.match_substring_regex(ids, r"^\d{12}$"))
+    for i in rows[~shaped]:
+        problems[int(i)] = f"repeatId {repeat_id[int(i)].as_py()!r} is not 12 digits (YYYYMMDDhhmm)"
+    days = shaped & all_day_rows
+    timed = shaped & ~all_day_rows & ~bad[rows]
+    text = pa.nulls(len(rows), pa.string())
     if timed.any():
-        chosen = pc.if_else(pa.array(timed), repeat_id, pa.scalar(None, pa.string()))
-        compact = concat_text(pc.utf8_slice_codeunits(chosen, 0, 8), "T", pc.utf8_slice_codeunits(chosen, 8, 12), "00")
-        local = cast_or_null(recurrence.iso_text(compact, "%Y-%m-%dT%H:%M:%S"), pa.timestamp("s"))
+        local = _spread(cast_or_null(_wall_times(ids.filter(pa.array(timed))), pa.timestamp("s")), timed)
         real = is_true(pc.is_valid(local))
-        for i in np.flatnonzero(timed & ~real):
-            problems[i] = f"repeatId {repeat_id[int(i)].as_py()!r} is not a real date and time (YYYYMMDDhhmm)"
+        for i in rows[timed & ~real]:
+            problems[int(i)] = f"repeatId {repeat_id[int(i)].as_py()!r} is not a real date and time (YYYYMMDDhhmm)"
         text = format_seconds(
-            *seconds_of(recurrence.localize_wall(local, zone, timed & real)), recurrence.RECURRENCE_ID_UTC
+            *seconds_of(recurrence.localize_wall(local, zone.take(rows), timed & real)), recurrence.RECURRENCE_ID_UTC
         )
-    return pc.if_else(pa.array(days), pc.utf8_slice_codeunits(repeat_id, 0, 8), text), problems
+    return _spread(pc.if_else(pa.array(days), pc.utf8_slice_codeunits(ids, 0, 8), text), occurrence), problems
+
+
+def _wall_times(stamps: pa.Array) -> pa.Array:
+    """Return ``YYYYMMDDhhmm`` strings (12 ASCII digits each) as ``YYYY-MM-DDThh:mm:00``, written with numpy."""
+    n = len(stamps)
+    first = int(np.frombuffer(stamps.buffers()[1], np.int32)[stamps.offset])
+    digits = np.frombuffer(stamps.buffers()[2], np.uint8)[first : first + 12 * n].reshape(n, 12)
+    text = np.empty((n, 19), np.uint8)
+    text[:] = np.frombuffer(b"0000-00-00T00:00:00", np.uint8)
+    text[:, DIGITS[:12]] = digits
+    offsets = np.arange(0, 19 * n + 1, 19, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+
+
+def _spread(values: pa.Array, chosen: np.ndarray) -> pa.Array:
+    """Return the values of the ``chosen`` rows (one per chosen row, in order) at those rows, null elsewhere."""
+    return values.take(pa.array(np.cumsum(chosen) - 1, mask=~chosen))
 
 
 # ---------------------------------------------------------------------- canonical -> Garoon

@@ -237,21 +237,24 @@ def _resolve_people(people: pa.StructArray, directory: Directory, known: frozens
     the person as text instead, and the owner becomes the first attendee who has an account.
     """
     fields = dict(zip(model.PERSON.names, people.flatten(), strict=True))
-    chosen = _first_found(fields, PERSON_KEYS, directory.user_index)
+    present = {name: truthy(fields[name]) for name in USER_FIELDS}  # every key is one of them
+    chosen = _first_found(fields, present, PERSON_KEYS, directory.user_index)
     chosen[is_true(pc.equal(fields["type"], "ORGANIZATION"))] = -1  # organizations are not people
-    original_email = truthy(fields["email"])
-    for name in USER_FIELDS:
-        _complete(fields, name, chosen, [u.get(name) for u in directory.users])
+    entry = np.where(chosen < 0, len(directory.users), chosen)  # the directory entry, or a last one: nobody
+    completed = {name: (chosen >= 0) & ~present[name] for name in USER_FIELDS}
+    unknown = np.zeros(len(chosen), bool)
     if known:  # the address each person now has: their own, or the directory's
-        from_directory = np.array([_known(u.get("email"), known) for u in directory.users] + [False], bool)
-        ok = from_directory[np.where(chosen < 0, len(directory.users), chosen)]
-        own = np.flatnonzero(original_email)
+        emails = [u.get("email") for u in directory.users] + [None]
+        from_directory = np.array([_known(email, known) for email in emails], bool)
+        ok = from_directory[entry]
+        own = np.flatnonzero(present["email"])
         ok[own] = map_unique(fields["email"].take(pa.array(own)), lambda v: _known(v, known)).astype(bool)
-        unknown = truthy(fields["email"]) & ~ok
-        if unknown.any():
-            none = pa.scalar(None, pa.string())
-            fields["email"] = pc.if_else(pa.array(unknown), none, fields["email"])
-            fields["lineworks_id"] = pc.if_else(pa.array(unknown), none, fields["lineworks_id"])
+        has_email = np.array([bool(_text(email)) for email in emails], bool)[entry] & completed["email"]
+        has_email[own] = True
+        unknown = has_email & ~ok
+    for name in USER_FIELDS:
+        dropped = unknown if name in ("email", "lineworks_id") else None
+        fields[name] = _patched(fields[name], completed[name], entry, [u.get(name) for u in directory.users], dropped)
     return pa.StructArray.from_arrays(
         [fields[f] for f in model.PERSON.names], fields=list(model.PERSON), mask=pc.is_null(people)
     )
@@ -260,32 +263,54 @@ def _resolve_people(people: pa.StructArray, directory: Directory, known: frozens
 def _resolve_facilities(rooms: pa.StructArray, directory: Directory) -> pa.StructArray:
     """Return canonical FACILITY structs completed from the facility table, as :meth:`Directory.facility`."""
     fields = dict(zip(model.FACILITY.names, rooms.flatten(), strict=True))
-    chosen = _first_found(fields, FACILITY_KEYS, directory.facility_index)
+    present = {name: truthy(fields[name]) for name in FACILITY_FIELDS}  # every key is one of them
+    chosen = _first_found(fields, present, FACILITY_KEYS, directory.facility_index)
+    entry = np.where(chosen < 0, len(directory.facilities), chosen)
     for name in FACILITY_FIELDS:
-        _complete(fields, name, chosen, [f.get(name) for f in directory.facilities])
+        completed = (chosen >= 0) & ~present[name]
+        fields[name] = _patched(fields[name], completed, entry, [f.get(name) for f in directory.facilities])
     return pa.StructArray.from_arrays(
         [fields[f] for f in model.FACILITY.names], fields=list(model.FACILITY), mask=pc.is_null(rooms)
     )
 
 
-def _first_found(fields: dict[str, pa.Array], keys: tuple[str, ...], index: Callable[[str, Any], int]) -> np.ndarray:
-    """Return, per value, the directory position found by the first of ``keys`` the directory knows (-1: none)."""
+def _first_found(
+    fields: dict[str, pa.Array],
+    present: dict[str, np.ndarray],
+    keys: tuple[str, ...],
+    index: Callable[[str, Any], int],
+) -> np.ndarray:
+    """Return, per value, the directory position found by the first of ``keys`` the directory knows (-1: none),
+    trying the keys ``present`` (set and not empty) in each value.
+
+    Each distinct identifier is looked up once; a key every value has is looked up without picking its rows.
+    """
     chosen = np.full(len(fields[keys[0]]), -1, np.int64)
     for name in keys:
-        rows = np.flatnonzero((chosen < 0) & truthy(fields[name]))
-        if len(rows):
+        tried = (chosen < 0) & present[name]
+        if tried.all():
+            chosen = map_unique(fields[name], functools.partial(index, name)).astype(np.int64)
+        elif tried.any():
+            rows = np.flatnonzero(tried)
             chosen[rows] = map_unique(fields[name].take(pa.array(rows)), functools.partial(index, name))
     return chosen
 
 
-def _complete(fields: dict[str, pa.Array], name: str, chosen: np.ndarray, known: list[Any]) -> None:
-    """Fill field ``name`` from the directory entry ``chosen`` where the value itself is not set."""
-    missing = np.flatnonzero((chosen >= 0) & ~truthy(fields[name]))
-    if len(missing):
-        values = strings([_text(v) for v in known]).take(pa.array(chosen[missing]))
-        mask = np.zeros(len(chosen), bool)
-        mask[missing] = True
-        fields[name] = pc.replace_with_mask(fields[name], pa.array(mask), values)
+def _patched(
+    values: pa.Array, completed: np.ndarray, entry: np.ndarray, known: list[Any], dropped: np.ndarray | None = None
+) -> pa.Array:
+    """Return ``values`` with the directory's value (``known[entry]``) where ``completed``, null where ``dropped``.
+
+    One ``take`` from the values followed by the directory's: cheaper than replacing values in place.
+    """
+    if not completed.any() and (dropped is None or not dropped.any()):
+        return values
+    pool = pa.concat_arrays([values, strings([_text(v) for v in known] + [None])])
+    index = np.arange(len(values))
+    index[completed] = len(values) + entry[completed]
+    if dropped is not None:
+        index[dropped] = len(pool) - 1
+    return pool.take(pa.array(index))
 
 
 def _known(email: Any, known: frozenset[str]) -> bool:

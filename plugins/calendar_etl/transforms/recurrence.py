@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -26,12 +26,11 @@ from calendar_etl.transforms.common import (
     ARROW_ZONE_RANGE,
     cast_or_null,
     civil,
-    concat_text,
-    extreme_per_group,
     first_per_group,
     format_seconds,
     is_true,
     list_array,
+    map_unique,
     strings,
 )
 
@@ -579,15 +578,16 @@ class _Collapse:
         groups = len(self.keys)
         self.first_row = first_per_group(self.group, groups)
         take = pa.array(self.first_row)
-        self.lines: list[list[str]] = [x or [] for x in rows["recurrence"].take(take).to_pylist()]
+        self.lines: pa.ListArray = rows["recurrence"].take(take).combine_chunks()  # the group's rule lines
         self.all_day = _bools(rows["all_day"].take(take))
-        self.zone_names: list[Any] = rows["timezone"].take(take).to_pylist()
+        self.zones = rows["timezone"].take(take).combine_chunks()
+        self.zone_names: list[Any] = self.zones.to_pylist()
+        self.zone_code = np.asarray(pc.fill_null(pc.dictionary_encode(self.zones).indices, -1), np.int64)
         self.row_all_day = _bools(rows["all_day"])
-        self.rid: list[str | None] = rows["recurrence_id"].to_pylist()
+        self.rid: pa.Array = rows["recurrence_id"].combine_chunks()
         self.reason: list[str | None] = [None] * groups  # why a group keeps its occurrences
         self.collapses = np.zeros(groups, bool)
         self.first_us = np.zeros(groups, np.int64)  # the master's start (all-day: midnight of its day, UTC)
-        self.rule_lines: list[list[str]] = [[] for _ in range(groups)]
         self._signatures()
         self._listed(listed)
         self._expected()
@@ -611,7 +611,7 @@ class _Collapse:
         content = _content_codes(rows)
         signature = combine_codes([self.group, pd.factorize(shift)[0], pd.factorize(duration)[0], content])
         count = np.bincount(signature)[signature]
-        rid_rank = np.asarray(pc.rank(pa.array(self.rid, pa.string()), sort_keys="ascending", tiebreaker="dense"))
+        rid_rank = np.asarray(pc.rank(self.rid, sort_keys="ascending", tiebreaker="dense"))
         # The most common content is the series'; ties go to an occurrence at its original time, then the earliest,
         # so the same listing always gives the same master (and the same content hash).
         order = np.lexsort((rid_rank, shift != 0, -count, self.group))
@@ -623,26 +623,21 @@ class _Collapse:
 
     def _rid_instants(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the original start of each occurrence (µs, UTC; a day at midnight UTC) and any problem."""
-        rids = pa.array(self.rid, pa.string())
-        day = is_true(pc.match_substring_regex(rids, r"^\d{8}$"))
-        utc = is_true(pc.match_substring_regex(rids, r"^\d{8}T\d{6}Z$"))
         out = np.zeros(len(self.rid), np.int64)
         problems = np.full(len(self.rid), "", object)
-        if day.any():
-            days = cast_or_null(iso_text(pc.if_else(pa.array(day), rids, None), "%Y-%m-%d"), pa.date32())
-            out = np.where(day, _micros(days), out)
-            day &= is_true(pc.is_valid(days))
-        if utc.any():
-            stamps = cast_or_null(
-                iso_text(pc.if_else(pa.array(utc), rids, None), "%Y-%m-%dT%H:%M:%SZ"), model.TIMESTAMP
-            )
-            out = np.where(utc, _micros(stamps), out)
-            utc &= is_true(pc.is_valid(stamps))
-        for i in np.flatnonzero(~day & ~utc):  # other forms (TZID=..., floating): the general parser
+        read = np.zeros(len(self.rid), bool)  # a valid YYYYMMDD or YYYYMMDDTHHMMSSZ
+        for pattern, layout, kind in ((b"99999999", "%Y-%m-%d", pa.date32()),
+                                      (b"99999999T999999Z", "%Y-%m-%dT%H:%M:%SZ", model.TIMESTAMP)):  # fmt: skip
+            rows, stamps = _fixed_texts(self.rid, pattern)
+            if len(rows):
+                values = cast_or_null(_text_array(_laid_out(stamps, layout)), kind)
+                out[rows] = _micros(values)
+                read[rows] = is_true(pc.is_valid(values))
+        for i in np.flatnonzero(~read):  # other forms (TZID=..., floating): the general parser
             g = self.group[i]
             zone = None if self.all_day[g] else _zone_or_none(self.zone_names[g])
             try:
-                value = parse_recurrence_id(str(self.rid[i]), zone)
+                value = parse_recurrence_id(str(self.rid[i].as_py()), zone)
             except (RecurrenceError, ValueError, OverflowError, TypeError) as exc:
                 problems[i] = str(exc)
                 continue
@@ -653,48 +648,54 @@ class _Collapse:
     # -- the range each group was listed for --------------------------------------------------
 
     def _listed(self, listed: Listed | dict[str, Listed] | None) -> None:
+        """Find each group's range: the one given for it (``windows[window[g]]``), else the span of its own
+        occurrences (``low_us`` to ``high_us``, a second past the last start)."""
         groups = len(self.keys)
-        low = extreme_per_group(self.group, groups, self.record_start, largest=False)
-        high = extreme_per_group(self.group, groups, self.record_start, largest=True)
-        self.explicit = np.zeros(groups, bool)
-        self.window: list[tuple[dt.datetime, dt.datetime]] = []
-        for g, key in enumerate(self.keys):
-            given = listed.get(key) if isinstance(listed, dict) else listed
-            if given is None:
-                self.window.append((_from_micros(int(low[g])), _from_micros(int(high[g])) + dt.timedelta(seconds=1)))
-            else:
-                self.explicit[g] = True
-                self.window.append(given)
+        self.low_us = np.full(groups, np.iinfo(np.int64).max)
+        self.high_us = np.full(groups, np.iinfo(np.int64).min)
+        np.minimum.at(self.low_us, self.group, self.record_start)  # every group has a row
+        np.maximum.at(self.high_us, self.group, self.record_start)
+        self.high_us += US
+        if isinstance(listed, dict):
+            given = [listed.get(key) for key in self.keys]
+            present = np.array([w is not None for w in given], bool)
+            self.windows: list[Listed] = [w for w in given if w is not None]
+            self.window = np.where(present, np.cumsum(present) - 1, -1)
+        else:
+            self.windows = [] if listed is None else [listed]
+            self.window = np.full(groups, -1 if listed is None else 0, np.int64)
+        self.explicit = self.window >= 0
+        # Whether each range is short enough to expand column-wise (in whole days, as Python counts them).
+        short = np.array([(high - low).days <= WINDOW_HORIZON for low, high in self.windows] + [False], bool)
+        spanned = (self.high_us - self.low_us) // DAY_US <= WINDOW_HORIZON
+        self.fits = np.where(self.explicit, short[self.window], spanned)
+
+    def _window(self, g: int) -> Listed:
+        """Return the range group ``g`` was listed for, as aware datetimes."""
+        if self.explicit[g]:
+            return self.windows[self.window[g]]
+        return _from_micros(int(self.low_us[g])), _from_micros(int(self.high_us[g]))
 
     # -- the occurrences each rule gives over its range ---------------------------------------
 
     def _expected(self) -> None:
         """Compare each group's listed occurrences with those its rule gives; decide which groups collapse."""
-        simple: dict[int, _SimpleRule] = {}
-        general: list[int] = []
-        self.bounds = np.zeros((len(self.keys), 2), np.int64)
-        for g in range(len(self.keys)):
-            if self.reason[g] is not None or not self.lines[g]:
-                continue
-            shape = _simple_rule(self.lines[g], bool(self.all_day[g]), self.zone_names[g])
-            try:
-                self.bounds[g] = self._bounds(g)
-            except RecurrenceError:
-                shape = None  # an unknown zone: the general expansion says so
-            if shape is None or not self._fits(g):
-                general.append(g)
-            else:
-                simple[g] = shape
-                self.rule_lines[g] = [x for x in self.lines[g] if not x.upper().startswith(DTSTART_PREFIX)]
+        lengths = np.asarray(pc.fill_null(pc.list_value_length(self.lines), 0), np.int64)
+        unread = np.flatnonzero(np.array([r is None for r in self.reason], bool) & (lengths > 0))
+        self.bounds, known = self._bounds(unread)
+        tried = unread[known[unread] & self.fits[unread]]  # an unknown zone or a long range: dateutil
+        shapes = _simple_rule(self.lines.take(pa.array(tried)), self.all_day[tried], self.zones.take(pa.array(tried)))
+        simple = tried[shapes.index] if shapes is not None else np.zeros(0, np.int64)
+        general = np.setdiff1d(unread, simple)
         expected_group: list[np.ndarray] = []
         expected_rid: list[pa.Array] = []
-        if simple:
-            found, groups, rids = self._expand_simple(simple)
-            general.extend(g for g in simple if not found[g])
-            keep = np.isin(groups, [g for g in simple if found[g]])
-            expected_group.append(groups[keep])
+        if shapes is not None:
+            found, rule, rids = self._expand_simple(shapes, simple)
+            general = np.union1d(general, simple[~found])
+            keep = found[rule]
+            expected_group.append(simple[rule[keep]])
             expected_rid.append(rids.filter(pa.array(keep)))
-        for g in sorted(general):
+        for g in general.tolist():
             try:
                 rids_of_g = self._expand_general(g)
             except (RecurrenceError, ValueError, OverflowError) as exc:
@@ -702,7 +703,7 @@ class _Collapse:
                 continue
             expected_group.append(np.full(len(rids_of_g), g, np.int64))
             expected_rid.append(pa.array(sorted(rids_of_g), pa.string()))
-        candidates = np.array(sorted([*simple, *general]), np.int64)
+        candidates = np.union1d(simple, general)
         candidates = candidates[[self.reason[g] is None for g in candidates]] if len(candidates) else candidates
         if not len(candidates):
             return
@@ -712,52 +713,66 @@ class _Collapse:
             pa.concat_arrays(expected_rid) if expected_rid else pa.array([], pa.string()),
         )
 
-    def _fits(self, g: int) -> bool:
-        low, high = self.window[g]
-        return (high - low).days <= WINDOW_HORIZON
+    def _bounds(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return, per group, the open interval (µs) an occurrence start must fall in (filled for ``groups``),
+        and whether it is known (not when the zone that says which days a given range covers is unknown).
 
-    def _bounds(self, g: int) -> tuple[int, int]:
-        """Return the open interval (µs) an occurrence start must fall in: timed instants, or all-day days at
-        midnight as naive wall times in the group's zone (UTC when the range was not given)."""
-        low, high = self.window[g]
-        duration = int(self.duration[g])
+        The interval holds timed instants, or all-day days at midnight as naive wall times in the group's zone
+        (UTC when the range was not given). A given range is converted once per zone.
+        """
+        out = np.stack([self.low_us, self.high_us], axis=1)  # ranges not given: UTC instants and days alike
+        known = np.ones(len(self.keys), bool)
+        given = groups[self.explicit[groups]]
+        if len(given):
+            key = combine_codes([self.window[given], np.where(self.all_day[given], self.zone_code[given], -2)])
+            firsts = first_per_group(key, int(key.max()) + 1)
+            values = np.zeros((len(firsts), 2), np.int64)
+            ok = np.ones(len(firsts), bool)
+            for i, row in enumerate(firsts.tolist()):
+                try:
+                    values[i] = self._given_bounds(int(given[row]))
+                except RecurrenceError:
+                    ok[i] = False
+            out[given], known[given] = values[key], ok[key]
+        out[:, 0] -= self.duration
+        return out, known
+
+    def _given_bounds(self, g: int) -> tuple[int, int]:
+        """Return the range given for group ``g`` as µs: instants, or wall times in the all-day group's zone."""
+        low, high = self.windows[self.window[g]]
         if self.all_day[g]:
-            day_zone = zone_of(self.zone_names[g]) if self.explicit[g] and self.zone_names[g] else None
+            day_zone = zone_of(self.zone_names[g]) if self.zone_names[g] else None
             if day_zone is not None:
                 low, high = low.astimezone(day_zone), high.astimezone(day_zone)
-            return _naive_micros(low) - duration, _naive_micros(high)
-        return _to_micros(low) - duration, _to_micros(high)
+            return _naive_micros(low), _naive_micros(high)
+        return _to_micros(low), _to_micros(high)
 
-    def _expand_simple(self, rules: dict[int, _SimpleRule]) -> tuple[dict[int, bool], np.ndarray, pa.Array]:
-        """Return (first occurrence found, expected groups, expected recurrence ids) of the simple rules."""
-        ids = np.array(list(rules), np.int64)
-        shapes = _Shapes([rules[g] for g in ids], [self.zone_names[g] for g in ids])
+    def _expand_simple(self, shapes: _Shapes, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+        """Return (first occurrence found, per rule; the rule of each expected occurrence, its recurrence id) of
+        the simple rules of groups ``ids``."""
         # The first occurrence (the master's start): the first day from DTSTART the rule takes.
-        first_us, first_ok = _first_matches(shapes)
-        self.first_us[ids[first_ok]] = first_us[first_ok]
-        found = {int(g): bool(ok) for g, ok in zip(ids, first_ok, strict=True)}
+        first_us, found = _first_matches(shapes)
+        self.first_us[ids[found]] = first_us[found]
         # Every day of each range, with two days of margin either side (zones are at most 26 hours apart).
         bounds = self.bounds[ids]
         low_day = np.maximum(np.floor_divide(bounds[:, 0], DAY_US) - 2, shapes.start_day)
         span = np.maximum(np.floor_divide(bounds[:, 1], DAY_US) + 2 - low_day + 1, 0)
-        k, day = _grid(low_day, span)
+        k, day = _candidate_days(shapes, low_day, span)
         cells, local_us, instant_us = _matches(shapes, k, day)
         k, day = k[cells], day[cells]
         all_day = shapes.all_day[k]
         when = np.where(all_day, local_us, instant_us)
         inside = (when > bounds[k, 0]) & (when < bounds[k, 1])
-        k, day, instant_us, all_day = k[inside], day[inside], instant_us[inside], all_day[inside]
-        everything = np.ones(len(day), bool)
-        rids = pc.if_else(
-            pa.array(all_day),
-            format_seconds(day * 86_400, everything, RECURRENCE_ID_DAY),
-            format_seconds(np.floor_divide(instant_us, US), everything, RECURRENCE_ID_UTC),
-        )
-        return found, ids[k], rids
+        timed, days = inside & ~all_day, inside & all_day  # the ids of timed occurrences, then of all-day ones
+        rids = pa.concat_arrays([
+            format_seconds(np.floor_divide(instant_us[timed], US), np.ones(int(timed.sum()), bool), RECURRENCE_ID_UTC),
+            format_seconds(day[days] * 86_400, np.ones(int(days.sum()), bool), RECURRENCE_ID_DAY),
+        ])  # fmt: skip
+        return found, np.concatenate([k[timed], k[days]]), rids
 
     def _expand_general(self, g: int) -> set[str]:
         """Return the recurrence ids a rule dateutil has to expand gives over its range; sets the first one."""
-        lines = self.lines[g]
+        lines: list[str] = self.lines[g].as_py() or []
         all_day = bool(self.all_day[g])
         zone_name = self.zone_names[g] if isinstance(self.zone_names[g], str) and self.zone_names[g] else "UTC"
         zone = None if all_day else zone_of(zone_name)
@@ -777,34 +792,35 @@ class _Collapse:
         day_zone = zone_of(self.zone_names[g]) if all_day and self.explicit[g] and self.zone_names[g] else None
         duration = dt.timedelta(microseconds=int(self.duration[g]))
         expected = {
-            recurrence_id(o.date() if all_day else o) for o in rule.between(*self.window[g], duration, day_zone)
+            recurrence_id(o.date() if all_day else o) for o in rule.between(*self._window(g), duration, day_zone)
         }
-        self.rule_lines[g] = list(rule_lines)
         self.first_us[g] = _naive_micros(first) if all_day else _to_micros(first)
         return expected
 
     def _compare(self, candidates: np.ndarray, expected_group: np.ndarray, expected_rid: pa.Array) -> None:
         chosen = np.isin(self.group, candidates)
         got_group = self.group[chosen]
-        got_rid = pa.array(self.rid, pa.string()).filter(pa.array(chosen))
+        got_rid = self.rid.filter(pa.array(chosen))
         encoded = pc.dictionary_encode(pa.concat_arrays([got_rid, expected_rid]))
         codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
         width = len(encoded.dictionary) + 1
-        got = np.unique(got_group * width + codes[: len(got_rid)] + 1)
-        expected = np.unique(expected_group * width + codes[len(got_rid) :] + 1)
+        got = _distinct(got_group * width + codes[: len(got_rid)] + 1)
+        expected = _distinct(expected_group * width + codes[len(got_rid) :] + 1)
         groups = len(self.keys)
         listed = np.bincount(got // width, minlength=groups)
         ruled = np.bincount(expected // width, minlength=groups)
-        common = np.bincount(got[np.isin(got, expected)] // width, minlength=groups)
-        for g in candidates:
-            missing, extra = ruled[g] - common[g], listed[g] - common[g]
-            if missing or extra:
-                detail = (f"{missing} expected but not listed" if missing else "") + (
-                    f"{', ' if missing else ''}{extra} listed but not in the rule" if extra else ""
-                )
-                self.reason[g] = f"Garoon repeat rule does not reproduce the listed occurrences ({detail}); occurrences kept"  # fmt: skip
-            else:
-                self.collapses[g] = True
+        both = np.sort(np.concatenate([got, expected]))
+        common = np.bincount(both[1:][both[1:] == both[:-1]] // width, minlength=groups)
+        missing, extra = (ruled - common)[candidates], (listed - common)[candidates]
+        same = (missing == 0) & (extra == 0)
+        self.collapses[candidates[same]] = True
+        for g, lost, added in zip(
+            candidates[~same].tolist(), missing[~same].tolist(), extra[~same].tolist(), strict=True
+        ):
+            detail = (f"{lost} expected but not listed" if lost else "") + (
+                f"{', ' if lost else ''}{added} listed but not in the rule" if added else ""
+            )
+            self.reason[g] = f"Garoon repeat rule does not reproduce the listed occurrences ({detail}); occurrences kept"  # fmt: skip
 
     # -- the rows out --------------------------------------------------------------------------
 
@@ -829,8 +845,8 @@ class _Collapse:
         columns["sync_key"] = pc.if_else(pa.array(kept_rows), columns["source_key"], columns["sync_key"])
         columns["recurrence_id"] = pc.if_else(pa.array(master), none, columns["recurrence_id"])
         columns["garoon_repeat_id"] = pc.if_else(pa.array(master), none, columns["garoon_repeat_id"])
-        rule_lines = pa.array([*self.rule_lines, []], pa.list_(pa.string()))
-        columns["recurrence"] = rule_lines.take(pa.array(np.where(master, group, len(self.rule_lines))))
+        rule_lines = _without_dtstart(self.lines)  # a collapsed group's series rule, and an empty list after them
+        columns["recurrence"] = rule_lines.take(pa.array(np.where(master, group, len(self.lines))))
         first, duration, all_day = self.first_us[group], self.duration[group], self.all_day[group]
         for name, value, days in (("start", first, False), ("end", first + duration, False),
                                   ("start_date", first, True), ("end_date", first + duration, True)):  # fmt: skip
@@ -862,7 +878,209 @@ class _SimpleRule(NamedTuple):
     excluded: frozenset[int]  # EXDATE values: local days (all-day) or UTC instants (seconds)
 
 
-def _simple_rule(lines: Sequence[str], all_day: bool, zone_name: Any) -> _SimpleRule | None:
+def _simple_rule(lines: pa.ListArray, all_day: np.ndarray, zones: pa.Array) -> _Shapes | None:
+    """Return the simple rules among the recurrence ``lines`` of series (with each one's ``all_day`` and zone
+    name), None when there is none: the other series need the general (dateutil) expansion.
+
+    Rules in the form :func:`repeat_info_rule` writes are read column-wise; a rule with a line in any other form
+    is read by :func:`_one_simple_rule`, which accepts exactly the same rules, one at a time.
+    """
+    if not len(lines):
+        return None
+    canonical = _CanonicalRules(lines, all_day, zones)
+    simple, fields = canonical.ok, canonical.fields
+    excluded = [canonical.excluded_rule * EXCLUDED_WIDTH + canonical.excluded_value + EXCLUDED_WIDTH // 2]
+    for i in np.flatnonzero(~canonical.ok).tolist():
+        one = _one_simple_rule(lines[i].as_py() or [], bool(all_day[i]), zones[i].as_py())
+        if one is None:
+            continue
+        simple[i] = True
+        for name, value in zip(_SimpleRule._fields[:-1], one[:-1], strict=True):
+            fields[name][i] = FREQUENCIES.index(value) if name == "freq" else value
+        excluded.append(np.array([i * EXCLUDED_WIDTH + v + EXCLUDED_WIDTH // 2 for v in one.excluded], np.int64))
+    if not simple.any():
+        return None
+    index = np.flatnonzero(simple)
+    position = np.cumsum(simple) - 1  # of each rule among the simple ones
+    keys = _distinct(np.concatenate(excluded))  # distinct (rule, EXDATE value) pairs, as the rule's set of them
+    rule = keys // EXCLUDED_WIDTH
+    keys, rule = keys[simple[rule]], rule[simple[rule]]
+    encoded = pc.dictionary_encode(zones.take(pa.array(index)))
+    return _Shapes(
+        index=index,
+        **{name: values[index] for name, values in fields.items()},
+        zone=np.asarray(pc.fill_null(encoded.indices, len(encoded.dictionary)), np.int64),
+        zone_names=[*encoded.dictionary.to_pylist(), "None"],  # the zone of all-day rules does not matter
+        excluded=np.bincount(position[rule], minlength=len(index)),
+        excluded_keys=position[rule] * EXCLUDED_WIDTH + keys % EXCLUDED_WIDTH,
+    )
+
+
+#: The lines of a simple rule as :func:`repeat_info_rule` writes them (RE2 syntax: ``\d`` is an ASCII digit).
+_CANONICAL_DTSTART = r"^DTSTART;(?:TZID=(?P<zone>[^:;]+):(?P<day>\d{8})T(?P<time>\d{6})|VALUE=DATE:(?P<all_day>\d{8}))$"
+_CANONICAL_RRULE = (
+    r"^RRULE:FREQ=(?P<freq>DAILY|WEEKLY|MONTHLY)(?:;BYDAY=(?P<byday>[-0-9A-Z,]+))?"
+    r"(?:;BYMONTHDAY=(?P<month_day>-1|[1-9]|[12]\d|3[01]))?;UNTIL=(?P<day>\d{8})(?:T(?P<time>\d{6})Z)?$"
+)
+_CANONICAL_EXDATE = r"^EXDATE;(?:TZID=(?P<zone>[^:;]+):(?P<stamps>\d{8}T\d{6}(?:,\d{8}T\d{6})*)|VALUE=DATE:(?P<days>\d{8}(?:,\d{8})*))$"  # fmt: skip
+EXCLUDED_WIDTH = 1 << 40  # (rule, EXDATE day or second) pairs as one integer: seconds fit in 40 bits
+
+
+class _CanonicalRules:
+    """Simple rules read column-wise from lines in canonical form: ``fields`` (as :class:`_SimpleRule`'s, FREQ as
+    its index in FREQUENCIES) where ``ok``; the EXDATE values as (``excluded_rule``, ``excluded_value``) pairs.
+
+    A rule is ``ok`` when it has one DTSTART line and one RRULE line, any other line is an EXDATE line, and
+    every line is in canonical form with readable dates, times and zones; every other rule is left to
+    :func:`_one_simple_rule` (which also refuses a rule whose canonical lines do not make a simple rule).
+    """
+
+    def __init__(self, lines: pa.ListArray, all_day: np.ndarray, zones: pa.Array) -> None:
+        rules = len(lines)
+        values = lines.flatten()
+        self.rule = np.asarray(pc.list_parent_indices(lines), np.int64)  # the rule of each line
+        kind = _line_kinds(values)[0]
+        self.line_ok = np.zeros(len(values), bool)
+        self.fields: dict[str, np.ndarray] = {
+            name: np.zeros(rules, bool if name == "all_day" else np.int64) for name in _SimpleRule._fields[:-1]
+        }
+        self.fields["all_day"][:] = all_day
+        self.excluded_rule, self.excluded_value = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        self._dtstart(values, np.flatnonzero(kind == 1), all_day, zones)
+        self._rrule(values, np.flatnonzero(kind == 2), all_day)
+        self._exdates(values, np.flatnonzero(kind == 3), all_day)
+        count = [np.bincount(self.rule[kind == k], minlength=rules) for k in range(3)]
+        self.ok = (count[0] == 0) & (count[1] == 1) & (count[2] == 1)
+        self.ok &= np.bincount(self.rule[~self.line_ok], minlength=rules) == 0
+        kept = self.ok[self.excluded_rule]
+        self.excluded_rule, self.excluded_value = self.excluded_rule[kept], self.excluded_value[kept]
+
+    def _dtstart(self, values: pa.Array, at: np.ndarray, all_day: np.ndarray, zones: pa.Array) -> None:
+        parts = pc.extract_regex(values.take(pa.array(at)), _CANONICAL_DTSTART)
+        rule = self.rule[at]
+        day_text = pc.if_else(pa.array(all_day[rule]), parts.field("all_day"), parts.field("day"))
+        day, day_ok = _read_each(day_text, lambda text: _stamp(text)[0])
+        seconds, time_ok = _read_each(parts.field("time"), _time_of_day)
+        zone = parts.field("zone")
+        zone_ok = is_true(pc.equal(zone, zones.take(pa.array(rule)))) & map_unique(zone, _known_zone).astype(bool)
+        self.line_ok[at] = is_true(parts.is_valid()) & day_ok & np.where(all_day[rule], True, time_ok & zone_ok)
+        self.fields["start_day"][rule] = day
+        self.fields["time_of_day"][rule] = np.where(all_day[rule], 0, seconds)
+
+    def _rrule(self, values: pa.Array, at: np.ndarray, all_day: np.ndarray) -> None:
+        parts = pc.extract_regex(values.take(pa.array(at)), _CANONICAL_RRULE)
+        rule = self.rule[at]
+        timed = ~all_day[rule]
+        day, day_ok = _read_each(parts.field("day"), lambda text: _stamp(text)[0])
+        seconds, time_ok = _read_each(parts.field("time"), _time_of_day)
+        freq = map_unique(parts.field("freq"), lambda f: FREQUENCIES.index(f) if f in FREQUENCIES else -1)
+        encoded = pc.dictionary_encode(parts.field("byday"))
+        days = np.array([_byday_shape(text) for text in encoded.dictionary.to_pylist()] + [(-1, 0, 0)], np.int64)
+        count, weekdays, nth = days[np.asarray(pc.fill_null(encoded.indices, len(days) - 1), np.int64)].T
+        month_day = map_unique(parts.field("month_day"), lambda text: int(text) if text else 0).astype(np.int64)
+        # The shapes _rule_shape accepts (count 0: no BYDAY; nth -2: BYDAY days of several nths).
+        daily = (count == 0) & (month_day == 0)
+        weekly = (count > 0) & (nth == 0) & (month_day == 0)
+        monthly = ((count == 1) & (nth != 0) & (month_day == 0)) | ((count == 0) & (month_day != 0))
+        shaped = np.select([freq == 0, freq == 1, freq == 2], [daily, weekly, monthly], False)
+        self.line_ok[at] = is_true(parts.is_valid()) & shaped & day_ok & (~timed | time_ok)
+        self.fields["until"][rule] = np.where(timed, (day * 86_400 + seconds) * US, day)
+        self.fields["freq"][rule] = freq
+        self.fields["weekdays"][rule] = weekdays
+        self.fields["nth"][rule] = nth
+        self.fields["month_day"][rule] = month_day
+
+    def _exdates(self, values: pa.Array, at: np.ndarray, all_day: np.ndarray) -> None:
+        parts = pc.extract_regex(values.take(pa.array(at)), _CANONICAL_EXDATE)
+        day_line = all_day[self.rule[at]]
+        stamps = pc.if_else(pa.array(day_line), parts.field("days"), parts.field("stamps"))
+        zone = parts.field("zone")
+        known = map_unique(zone, _known_zone).astype(bool)
+        line_ok = is_true(parts.is_valid()) & is_true(pc.not_equal(stamps, "")) & (day_line | known)
+        lists = pc.split_pattern(stamps, ",")
+        line = np.asarray(pc.list_parent_indices(lists), np.int64)  # of each value, among ``at``
+        each = lists.flatten()
+        day, day_ok = _read_each(pc.utf8_slice_codeunits(each, 0, 8), lambda text: _stamp(text)[0])
+        seconds, time_ok = _read_each(pc.utf8_slice_codeunits(each, 9, 15), _time_of_day)
+        value_ok = day_ok & (day_line[line] | time_ok) & line_ok[line]
+        line_ok &= np.bincount(line[~value_ok], minlength=len(at)) == 0
+        self.line_ok[at] = line_ok
+        value = day.copy()
+        timed = np.flatnonzero(value_ok & ~day_line[line])
+        if len(timed):  # a wall time in the line's zone, as an instant (UTC seconds)
+            encoded = pc.dictionary_encode(zone.take(pa.array(line[timed])))
+            value[timed] = localize_seconds(
+                day[timed] * 86_400 + seconds[timed],
+                np.asarray(encoded.indices, np.int64),
+                encoded.dictionary.to_pylist(),
+            )
+        self.excluded_rule = self.rule[at][line[value_ok]]
+        self.excluded_value = value[value_ok]
+
+
+def _line_kinds(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Return, per recurrence line, (1 DTSTART, 2 RRULE, 3 EXDATE or 0 by the head :func:`_one_simple_rule`
+    reads; whether ``line.upper()`` starts with DTSTART), from each distinct head (seven characters)."""
+    encoded = pc.dictionary_encode(pc.utf8_slice_codeunits(values, 0, 7))
+    heads = [head.upper() for head in encoded.dictionary.to_pylist()]
+    kinds = [
+        1 if head == DTSTART_PREFIX else 2 if head.startswith("RRULE:") else 3 if head.startswith("EXDATE") else 0
+        for head in heads
+    ]
+    codes = np.asarray(pc.fill_null(encoded.indices, len(heads)), np.int64)
+    dtstart = np.array([head.startswith(DTSTART_PREFIX) for head in heads] + [False], bool)
+    return np.array([*kinds, 0], np.int64)[codes], dtstart[codes]
+
+
+def _without_dtstart(lines: pa.ListArray) -> pa.ListArray:
+    """Return ``lines`` without their DTSTART lines (as :meth:`_Collapse._expand_general` drops them), and an
+    empty list after the last (null lists become empty)."""
+    values = lines.flatten()
+    keep = ~_line_kinds(values)[1]
+    rule = np.asarray(pc.list_parent_indices(lines), np.int64)
+    counts = np.bincount(rule[keep], minlength=len(lines))
+    offsets = np.concatenate([[0], np.cumsum(counts), [counts.sum()]])
+    return list_array(offsets, values.filter(pa.array(keep)))
+
+
+def _read_each(texts: pa.Array, read: Callable[[str], int]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (``read(text)``, whether it read without ValueError) for each text, reading each distinct text
+    once (a null is not read)."""
+    encoded = pc.dictionary_encode(texts)
+    out, ok = [], []
+    for text in encoded.dictionary.to_pylist():
+        try:
+            out.append(read(text))
+            ok.append(True)
+        except ValueError:
+            out.append(0)
+            ok.append(False)
+    codes = np.asarray(pc.fill_null(encoded.indices, len(out)), np.int64)
+    return np.array([*out, 0], np.int64)[codes], np.array([*ok, False], bool)[codes]
+
+
+def _time_of_day(text: str) -> int:
+    """Return the seconds after midnight of ``HHMMSS`` as :func:`_stamp` reads them."""
+    return _stamp(f"19700101T{text}")[1]
+
+
+def _known_zone(name: Any) -> bool:
+    return _zone_or_none(name) is not None
+
+
+def _byday_shape(byday: str | None) -> tuple[int, int, int]:
+    """Return (count, weekdays, nth) of a BYDAY value as :func:`_rule_shape` reads it: count 0 for none, -1 for
+    a day it does not know; nth the one nth of its days (-2 when they differ)."""
+    if not byday:
+        return 0, 0, 0
+    days = [_BYDAY.get(d) for d in byday.split(",")]
+    if None in days:
+        return -1, 0, 0
+    nths = {n for n, _ in days}  # type: ignore[misc]
+    return len(days), sum(1 << d for _, d in days), nths.pop() if len(nths) == 1 else -2  # type: ignore[misc]
+
+
+def _one_simple_rule(lines: Sequence[str], all_day: bool, zone_name: Any) -> _SimpleRule | None:
     """Return the simple rule of ``lines``, or None when they need the general (dateutil) expansion."""
     if not all_day and not (isinstance(zone_name, str) and zone_name):
         return None
@@ -963,30 +1181,42 @@ def _stamp(value: str) -> tuple[int, int]:
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY")
 
 
-def _grid(first_day: np.ndarray, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (rule index, day) for ``span[k]`` consecutive days from ``first_day[k]``, for every rule ``k``."""
+def _grid(first_day: np.ndarray, span: np.ndarray, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return (rule index, day) for ``span[k]`` days ``step`` days apart from ``first_day[k]``, for every ``k``."""
     k = np.repeat(np.arange(len(span)), span)
     starts = np.repeat(np.cumsum(span) - span, span)
-    return k, first_day[k] + np.arange(len(k)) - starts
+    return k, first_day[k] + (np.arange(len(k)) - starts) * step
 
 
+def _candidate_days(shapes: _Shapes, first_day: np.ndarray, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (rule index, day) of the days among ``span[k]`` days from ``first_day[k]`` that rule ``k`` may take,
+    in no particular order: every day, or only the weekdays of its BYDAY (a week's days, or an nth weekday)."""
+    every = np.flatnonzero(shapes.weekdays == 0)
+    k, day = _grid(first_day[every], span[every])
+    rule, weekday = np.nonzero((shapes.weekdays[:, None] >> np.arange(7)) & 1)
+    start, end = first_day[rule], first_day[rule] + span[rule]
+    first = start + (weekday - (start + 3)) % 7  # 1970-01-01 was a Thursday; Monday is 0
+    k7, day7 = _grid(first, np.maximum((end - first + 6) // 7, 0), step=7)
+    return np.concatenate([every[k], rule[k7]]), np.concatenate([day, day7])
+
+
+@dataclass
 class _Shapes:
-    """The parameters of a list of simple rules as arrays, one value per rule."""
+    """The parameters of simple rules as arrays, one value per rule (see :class:`_SimpleRule`)."""
 
-    def __init__(self, rules: Sequence[_SimpleRule], zone_names: Sequence[Any]) -> None:
-        self.rules = rules
-        self.freq = np.array([FREQUENCIES.index(r.freq) for r in rules], np.int64)
-        self.weekdays = np.array([r.weekdays for r in rules], np.int64)
-        self.nth = np.array([r.nth for r in rules], np.int64)
-        self.month_day = np.array([r.month_day for r in rules], np.int64)
-        self.all_day = np.array([r.all_day for r in rules], bool)
-        self.start_day = np.array([r.start_day for r in rules], np.int64)
-        self.time_of_day = np.array([r.time_of_day for r in rules], np.int64)
-        self.until = np.array([r.until for r in rules], np.int64)
-        self.excluded = np.array([len(r.excluded) for r in rules], np.int64)
-        names = sorted({str(z) for z in zone_names})
-        self.zone_names = names
-        self.zone = np.array([names.index(str(z)) for z in zone_names], np.int64)
+    index: np.ndarray  # the position of each rule among the rules read
+    all_day: np.ndarray
+    start_day: np.ndarray
+    time_of_day: np.ndarray
+    until: np.ndarray
+    freq: np.ndarray  # the index in FREQUENCIES
+    weekdays: np.ndarray
+    nth: np.ndarray
+    month_day: np.ndarray
+    zone: np.ndarray  # the index in zone_names
+    zone_names: list[str]
+    excluded: np.ndarray  # how many distinct EXDATE values
+    excluded_keys: np.ndarray  # (rule, value) pairs: rule * EXCLUDED_WIDTH + value + EXCLUDED_WIDTH // 2
 
 
 def _matches(shapes: _Shapes, k: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1022,10 +1252,9 @@ def _matches(shapes: _Shapes, k: np.ndarray, day: np.ndarray) -> tuple[np.ndarra
     if timed.any():
         instant[timed] = localize_seconds(local[timed], shapes.zone[k[timed]], shapes.zone_names)
     keep = np.where(shapes.all_day[k], day <= shapes.until[k], instant * US <= shapes.until[k])
-    if shapes.excluded.any():  # (rule, day or second) pairs as one integer: seconds fit in 40 bits
-        width, middle = 1 << 40, 1 << 39
-        keys = np.array([i * width + v + middle for i, r in enumerate(shapes.rules) for v in r.excluded], np.int64)
-        keep &= ~np.isin(k * width + np.where(shapes.all_day[k], day, instant) + middle, keys)
+    if len(shapes.excluded_keys):
+        width = EXCLUDED_WIDTH
+        keep &= ~np.isin(k * width + np.where(shapes.all_day[k], day, instant) + width // 2, shapes.excluded_keys)
     return cells[keep], local[keep] * US, instant[keep] * US
 
 
@@ -1037,12 +1266,14 @@ def _first_matches(shapes: _Shapes) -> tuple[np.ndarray, np.ndarray]:
     two months away).
     """
     per_period = np.array([1, 7, 63], np.int64)[shapes.freq]
-    k, day = _grid(shapes.start_day, per_period * (shapes.excluded + 1) + 1)
+    k, day = _candidate_days(shapes, shapes.start_day, per_period * (shapes.excluded + 1) + 1)
     cells, local_us, instant_us = _matches(shapes, k, day)
-    found = np.zeros(len(shapes.rules), bool)
-    first_us = np.zeros(len(shapes.rules), np.int64)
+    found = np.zeros(len(shapes.freq), bool)
+    first_us = np.zeros(len(shapes.freq), np.int64)
     if len(cells):
-        rules, positions = np.unique(k[cells], return_index=True)  # cells run by rule, then day
+        order = np.lexsort((day[cells], k[cells]))  # by rule, then day
+        rules, first = np.unique(k[cells][order], return_index=True)
+        positions = order[first]
         found[rules] = True
         first_us[rules] = np.where(shapes.all_day[rules], local_us[positions], instant_us[positions])
     return first_us, found
@@ -1096,6 +1327,12 @@ def _content_codes(rows: pa.Table) -> np.ndarray:
     ])  # fmt: skip
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Return the distinct values, sorted (``np.unique``, which hashes, is slower for a few thousand integers)."""
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+
+
 def combine_codes(columns: Sequence[np.ndarray]) -> np.ndarray:
     """Return one integer per row, equal exactly when the rows' integers are equal in every column."""
     out = np.zeros(len(columns[0]) if columns else 0, np.int64)
@@ -1141,18 +1378,44 @@ def _append(lists: pa.Array, extra: pa.Array) -> pa.Array:
     return list_array(np.concatenate([[0], np.cumsum(lengths + added)]), values.take(pa.array(order)))
 
 
-def iso_text(compact: pa.Array, layout: str) -> pa.Array:
-    """Return compact stamps (``20261116T090000``, or ``YYYYMMDDhhmmss``) as ``layout`` (``%Y-%m-%dT%H:%M:%S``)."""
-    parts: list[pa.Array | str] = []
+def _fixed_texts(values: pa.Array, pattern: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Return (the rows whose text is like ``pattern``, their bytes as a rows × width array); in ``pattern``,
+    ``9`` stands for any ASCII digit and any other byte for itself."""
+    width = len(pattern)
+    lengths = np.asarray(pc.fill_null(pc.binary_length(values), -1), np.int64)
+    rows = np.flatnonzero(lengths == width)
+    if not len(rows):
+        return rows, np.zeros((0, width), np.uint8)
+    _, offsets, data = values.buffers()
+    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    starts = np.frombuffer(offsets, offset_type)[values.offset + rows]
+    text = np.frombuffer(data, np.uint8)[starts[:, None] + np.arange(width)]
+    template = np.frombuffer(pattern, np.uint8)
+    digit = template == ord("9")
+    like = np.where(digit, (text >= ord("0")) & (text <= ord("9")), text == template).all(axis=1)
+    return rows[like], text[like]
+
+
+def _laid_out(compact: np.ndarray, layout: str) -> np.ndarray:
+    """Return compact stamps (bytes of ``20261116T090000``, one row each) laid out as ``layout`` (``%Y-%m-%d``)."""
+    parts = []
     i = 0
     while i < len(layout):
         if layout[i] == "%":
-            parts.append(pc.utf8_slice_codeunits(compact, *COMPACT_FIELDS[layout[i + 1]]))
+            low, high = COMPACT_FIELDS[layout[i + 1]]
+            parts.append(compact[:, low:high])
             i += 2
         else:
-            parts.append(layout[i])
+            parts.append(np.full((len(compact), 1), ord(layout[i]), np.uint8))
             i += 1
-    return concat_text(*parts)
+    return np.concatenate(parts, axis=1)
+
+
+def _text_array(chars: np.ndarray) -> pa.Array:
+    """Return each row of a rows × width array of ASCII bytes as a string."""
+    rows, width = chars.shape
+    offsets = np.arange(0, rows * width + 1, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars)))
 
 
 def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
