@@ -556,7 +556,7 @@ class _Writes:
             self.errors.frame(),
         )
 
-    def _payloads(self, components: pa.Array, position: np.ndarray, count: int) -> pa.Array:
+    def _payloads(self, components: pa.Array, position: np.ndarray, count: int) -> pa.Array | pa.ChunkedArray:
         """Return each write's payload: its components, master first, exceptions by recurrence id."""
         unit = self.unit
         rows = np.flatnonzero(self.component & ~self.alone)  # the others are their payloads already
@@ -594,11 +594,9 @@ class _Writes:
         alone = np.flatnonzero(self.alone)
         if not len(alone):
             return grouped
-        index = np.full(count, -1)
-        index[position[unit[alone]]] = alone
-        # Each write has one of the two (or neither: a cancelled event); Arrow's coalesce of text is much slower.
-        either = join_parts(components.take(pa.array(index, mask=index < 0)), grouped)
-        return only_where(either, (index >= 0) | is_true(pc.is_valid(grouped)))
+        row = np.full(count, -1)
+        row[position[unit[alone]]] = alone
+        return _gathered(components, row, grouped)
 
     def _unit_reasons(self, position: np.ndarray, count: int) -> pa.ListArray:
         """Return each write's reasons: every row's, in row order (a row's own first), each once."""
@@ -620,8 +618,18 @@ class _Writes:
         return _lists(target[chosen][order], text.filter(pa.array(chosen)).take(pa.array(order)), count)
 
 
+def _gathered(text: pa.Array, row: np.ndarray, other: pa.Array) -> pa.ChunkedArray:
+    """Return, for each ``i``, ``text[row[i]]``, or ``other[i]`` where ``row[i]`` is -1, without copying the text:
+    as slices, one per run of consecutive rows (the payloads are most of the bytes the conversion writes)."""
+    from_text = row >= 0
+    starts = np.flatnonzero(np.r_[True, (np.diff(row) != 1) | (from_text[1:] != from_text[:-1])])
+    ends = np.r_[starts[1:], len(row)]
+    chunks = [text.slice(row[a], b - a) if from_text[a] else other.slice(a, b - a) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]  # fmt: skip
+    return pa.chunked_array(chunks, pa.string())
+
+
 def _writes_frame(
-    keys: pa.Array, event_ids: pa.Array, owners: pa.Array, payloads: pa.Array, reasons: pa.ListArray
+    keys: pa.Array, event_ids: pa.Array, owners: pa.Array, payloads: pa.Array | pa.ChunkedArray, reasons: pa.ListArray
 ) -> pd.DataFrame:
     return pd.DataFrame(
         {
