@@ -104,24 +104,6 @@ def build_plan(
     return plan
 
 
-def copies_from_target(frame: pd.DataFrame, target: str, ledger: Ledger) -> pd.Series:
-    """Return which source rows are copies this project made of the target's own events.
-
-    With ``garoon_to_lineworks`` and ``lineworks_to_garoon`` both running over the same people, each would copy the
-    other's copies back, and every event would multiply. A Garoon event written by this project carries the
-    LINE WORKS sync key as its marker; a LINE WORKS event written from Garoon is one whose id the ledger holds as
-    the target of a Garoon sync key (the ledger is shared by the pipelines unless they are given different ones).
-    """
-    if frame.empty:
-        return pd.Series(False, index=frame.index)
-    if target == "lineworks":
-        markers = frame["marker"].astype("string").fillna("")
-        return frame["source_system"].eq("garoon") & markers.str.startswith("lineworks:")
-    written = {key.rsplit("|", 1)[-1] for key in ledger.target_keys("garoon:")}  # user|calendar|eventId
-    event_ids = frame["sync_key"].astype("string").str.removeprefix("lineworks:")
-    return frame["source_system"].eq("lineworks") & event_ids.isin(written)
-
-
 def assign_batches(plan: pd.DataFrame, batch_size: int, max_batches: int) -> tuple[pd.DataFrame, int]:
     """Number the plan's write rows into batches (skips get none); return the plan and the batch count.
 

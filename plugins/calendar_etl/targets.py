@@ -29,6 +29,7 @@ from calendar_etl.transforms.lineworks import (
 if TYPE_CHECKING:
     from calendar_etl.hooks.garoon import GaroonHook
     from calendar_etl.hooks.lineworks import LineWorksHook
+    from calendar_etl.ledger import Ledger
 
 WRITE_COLUMNS = ["sync_key", "owner", "payload", "content_hash", "event_start", "reasons"]
 EXPANDED_FOR_GAROON = "series expanded into occurrences (Garoon's REST API cannot create repeating events)"
@@ -159,6 +160,25 @@ def _owner_code(person: Any) -> str | None:
 # ---------------------------------------------------------------------- LINE WORKS
 
 
+def copies_from_target(frame: pd.DataFrame, target: str, ledger: Ledger) -> pd.Series:
+    """Return which source rows are copies this project made of the target's own events.
+
+    With ``garoon_to_lineworks`` and ``lineworks_to_garoon`` both running over the same people, each would copy the
+    other's copies back, and every event would multiply. A Garoon event written by this project carries the
+    LINE WORKS sync key as its marker; a LINE WORKS event written from Garoon is one whose id the ledger holds as
+    the target of a Garoon sync key (the ledger is shared by the pipelines unless they are given different ones).
+    """
+    if frame.empty:
+        return pd.Series(False, index=frame.index)
+    if target == "lineworks":
+        markers = frame["marker"].astype("string").fillna("")
+        return frame["source_system"].eq("garoon") & markers.str.startswith("lineworks:")
+    written = {LineWorksWriter.parse_key(key)[2] for key in ledger.target_keys("garoon:")}
+    event_ids = frame["sync_key"].astype("string").str.removeprefix("lineworks:")
+    return frame["source_system"].eq("lineworks") & event_ids.isin(written)
+
+
+
 class LineWorksWriter:
     """Applies planned units to LINE WORKS calendars.
 
@@ -193,7 +213,8 @@ class LineWorksWriter:
         return f"{user}|{calendar or 'default'}|{event_id}"
 
     @staticmethod
-    def _parse(target_key: str) -> tuple[str, str | None, str]:
+    def parse_key(target_key: str) -> tuple[str, str | None, str]:
+        """Return (user, calendar or None for the default one, event id) of a target key this writer made."""
         user, calendar, event_id = target_key.split("|", 2)
         return user, None if calendar == "default" else calendar, event_id
 
@@ -210,7 +231,7 @@ class LineWorksWriter:
     def update(self, item: dict[str, Any]) -> str:
         if not item.get("target_key"):
             return self.create(item)
-        user, calendar, event_id = self._parse(item["target_key"])
+        user, calendar, event_id = self.parse_key(item["target_key"])
         components = json.loads(item["payload"])["eventComponents"]
         try:
             self.hook.update_event(user, calendar, event_id, components, send_notification=self.send_notification)
@@ -220,7 +241,7 @@ class LineWorksWriter:
 
     def delete(self, item: dict[str, Any]) -> str:
         target = item.get("target_key") or self._key(*self._where(item), event_id_for(item["sync_key"]))
-        user, calendar, event_id = self._parse(target)
+        user, calendar, event_id = self.parse_key(target)
         if not event_id.startswith(EVENT_ID_PREFIX):
             raise ValueError(f"{item['sync_key']}: refusing to delete {event_id!r}, which this project did not create")
         self.hook.delete_event(user, calendar, event_id, send_notification=self.send_notification)

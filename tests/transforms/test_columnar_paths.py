@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from bench.workloads import LISTED, garoon_workload
@@ -484,3 +484,18 @@ def test_the_same_rule_in_two_zones_keeps_each_its_own_text() -> None:
     lines = [next(x for x in r if x.startswith("RRULE")) for r in events["recurrence"]]
     assert lines[0] == lines[2] and "UNTIL=20261231T235959Z" in lines[0]
     assert "UNTIL=20261231T235959Z" not in lines[1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.integers(-(2**40), 2**40), min_size=3, max_size=3), max_size=40))
+@example([[0, 0, 0], [2**40 - 1, 2**40 - 1, 2**40 - 1], [2**40 - 1, 0, 0]])  # 2**80 wraps to 0 in int64
+def test_combined_codes_number_the_distinct_rows_in_order_of_first_appearance(rows: list[list[int]]) -> None:
+    """Wide columns make the product of their ranges overflow: the numbering must still be exact."""
+    from calendar_etl.transforms.common import combine_codes, first_of_each
+
+    columns = [np.array([r[k] for r in rows], np.int64) for k in range(3)]
+    numbers: dict[tuple[int, ...], int] = {}
+    expected = [numbers.setdefault(tuple(r), len(numbers)) for r in rows]
+    codes = combine_codes(columns)
+    assert codes.tolist() == expected
+    assert first_of_each(codes).tolist() == [expected.index(n) for n in range(len(numbers))]

@@ -144,8 +144,8 @@ class PlanOperator(BaseOperator):
 
     # ------------------------------------------------------------------ helpers
     def _without_copies_from_target(self, frame: pd.DataFrame, ledger: Ledger, folder: Any) -> pd.DataFrame:
-        """Leave out the source events this project copied there from the target (see sync.copies_from_target)."""
-        copies = sync.copies_from_target(frame, self.target, ledger)
+        """Leave out the source events this project copied there from the target (see targets.copies_from_target)."""
+        copies = targets.copies_from_target(frame, self.target, ledger)
         other = "LINE WORKS" if self.target == "lineworks" else "Garoon"
         reason = f"a copy this project made from {other}: not copied back"
         echoed = [{"source_key": str(k), "reason": reason} for k in frame.loc[copies, "source_key"]]

@@ -326,19 +326,9 @@ def format_seconds(seconds: np.ndarray, valid: np.ndarray, layout: str) -> pa.Ar
     Arrow's ``strftime`` and casts to text cost about a microsecond a value; this writes the digits into one
     byte buffer with numpy, a few nanoseconds a value. Years must have four digits (0001-9999).
     """
-    n = len(seconds)
     fields = civil(np.where(valid, seconds, 0))
-    tokens: list[str] = []
-    i = 0
-    while i < len(layout):
-        if layout[i] == "%":
-            tokens.append(layout[i : i + 2])
-            i += 2
-        else:
-            tokens.append(layout[i])
-            i += 1
-    width = sum(_FIELD_WIDTHS[t[1]] if t.startswith("%") else len(t.encode()) for t in tokens)
-    text = np.empty((n, width), np.uint8)
+    tokens = layout_tokens(layout)
+    text = np.empty((len(seconds), sum(_FIELD_WIDTHS[t[1]] if t[0] == "%" else len(t.encode()) for t in tokens)), np.uint8)
     at = 0
     for token in tokens:
         if token.startswith("%"):
@@ -350,9 +340,84 @@ def format_seconds(seconds: np.ndarray, valid: np.ndarray, layout: str) -> pa.Ar
             raw = token.encode()
             text[:, at : at + len(raw)] = np.frombuffer(raw, np.uint8)
             at += len(raw)
-    offsets = np.arange(0, n * width + 1, width, dtype=np.int32)
-    validity = pa.py_buffer(np.packbits(valid, bitorder="little")) if not valid.all() else None
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text), validity, int(n - valid.sum()))
+    return fixed_width_text(text, valid)
+
+
+def layout_tokens(layout: str) -> list[str]:
+    """Return a ``strftime``-like layout as its tokens: ``%Y``-style fields and single literal characters."""
+    tokens: list[str] = []
+    i = 0
+    while i < len(layout):
+        size = 2 if layout[i] == "%" else 1
+        tokens.append(layout[i : i + size])
+        i += size
+    return tokens
+
+
+def laid_out(text: np.ndarray, layout: str, fields: dict[str, tuple[int, int]]) -> np.ndarray:
+    """Return fixed-width texts (bytes, one row each) laid out as ``layout``: a ``%Y``-style field copies the bytes
+    ``fields[...]`` gives (start, end), any other character is written as it is."""
+    parts = []
+    for token in layout_tokens(layout):
+        if token.startswith("%"):
+            low, high = fields[token[1]]
+            parts.append(text[:, low:high])
+        else:
+            parts.append(np.broadcast_to(np.frombuffer(token.encode(), np.uint8), (len(text), len(token.encode()))))
+    return np.concatenate(parts, axis=1)
+
+
+def fixed_texts(values: pa.Array, pattern: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Return (the rows whose text is like ``pattern``, their bytes as a rows × width array); in ``pattern``,
+    ``9`` stands for any ASCII digit and any other byte for itself."""
+    width = len(pattern)
+    lengths = np.asarray(pc.fill_null(pc.binary_length(values), -1), np.int64)
+    rows = np.flatnonzero(lengths == width)
+    if not len(rows):
+        return rows, np.zeros((0, width), np.uint8)
+    _, offsets, data = values.buffers()
+    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    starts = np.frombuffer(offsets, offset_type)[values.offset + rows]
+    text = np.frombuffer(data, np.uint8)[starts[:, None] + np.arange(width)]
+    template = np.frombuffer(pattern, np.uint8)
+    digit = template == ord("9")
+    like = np.where(digit, (text >= ord("0")) & (text <= ord("9")), text == template).all(axis=1)
+    return rows[like], text[like]
+
+
+def fixed_width_text(chars: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """Return each row of a rows × width array of UTF-8 bytes as a string (null where ``valid`` is False)."""
+    rows, width = chars.shape
+    offsets = np.arange(0, rows * width + 1, width, dtype=np.int32)
+    data = pa.py_buffer(np.ascontiguousarray(chars))
+    if valid is None or valid.all():
+        return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), data)
+    bits = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), data, bits, int(rows - valid.sum()))
+
+
+def combine_codes(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """Return one integer per row, equal exactly when the rows' integers are equal in every column: 0, 1, 2...
+    in the order the combinations first appear."""
+    out = np.zeros(len(columns[0]) if columns else 0, np.int64)
+    size = 1  # out < size
+    for codes in columns:
+        low = codes.min(initial=0)
+        width = int(codes.max(initial=0)) - int(low) + 1
+        if size * width >= 2**62:  # the next product could overflow: number the combinations so far
+            out = pd.factorize(out)[0].astype(np.int64)
+            size = int(out.max(initial=0)) + 1
+        out = out * width + (codes - low)
+        size *= width
+    return pd.factorize(out)[0].astype(np.int64)
+
+
+def first_of_each(codes: np.ndarray) -> np.ndarray:
+    """Return the position of the first row of each code, for codes numbered in order of first appearance (as
+    :func:`combine_codes` and ``pd.factorize`` number them)."""
+    if not len(codes):
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]])
 
 
 def seconds_of(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -36,9 +36,12 @@ from calendar_etl.transforms.common import (
     concat_text,
     describe,
     drop_rows,
+    fixed_texts,
+    fixed_width_text,
     format_seconds,
     is_true,
     known_zone,
+    laid_out,
     list_array,
     lists_of,
     only_where,
@@ -728,14 +731,17 @@ def _recurrence_ids(
     problems: dict[int, str] = {}
     rows = np.flatnonzero(occurrence)  # only these have a recurrence id: the rest are not read
     ids, all_day_rows = repeat_id.take(rows), is_true(all_day)[rows]
-    shaped = is_true(pc.match_substring_regex(ids, r"^\d{12}$"))
+    digit_rows, digits = fixed_texts(ids, b"999999999999")
+    shaped = np.zeros(len(rows), bool)
+    shaped[digit_rows] = True
     for i in rows[~shaped]:
         problems[int(i)] = f"repeatId {repeat_id[int(i)].as_py()!r} is not 12 digits (YYYYMMDDhhmm)"
     days = shaped & all_day_rows
     timed = shaped & ~all_day_rows & ~bad[rows]
     text = pa.nulls(len(rows), pa.string())
     if timed.any():
-        local = _spread(cast_or_null(_wall_times(ids.filter(pa.array(timed))), pa.timestamp("s")), timed)
+        wall = fixed_width_text(laid_out(digits[timed[digit_rows]], "%Y-%m-%dT%H:%M:00", REPEAT_ID_FIELDS))
+        local = _spread(cast_or_null(wall, pa.timestamp("s")), timed)
         real = is_true(pc.is_valid(local))
         for i in rows[timed & ~real]:
             problems[int(i)] = f"repeatId {repeat_id[int(i)].as_py()!r} is not a real date and time (YYYYMMDDhhmm)"
@@ -745,16 +751,7 @@ def _recurrence_ids(
     return _spread(pc.if_else(pa.array(days), pc.utf8_slice_codeunits(ids, 0, 8), text), occurrence), problems
 
 
-def _wall_times(stamps: pa.Array) -> pa.Array:
-    """Return ``YYYYMMDDhhmm`` strings (12 ASCII digits each) as ``YYYY-MM-DDThh:mm:00``, written with numpy."""
-    n = len(stamps)
-    first = int(np.frombuffer(stamps.buffers()[1], np.int32)[stamps.offset])
-    digits = np.frombuffer(stamps.buffers()[2], np.uint8)[first : first + 12 * n].reshape(n, 12)
-    text = np.empty((n, 19), np.uint8)
-    text[:] = np.frombuffer(b"0000-00-00T00:00:00", np.uint8)
-    text[:, DIGITS[:12]] = digits
-    offsets = np.arange(0, 19 * n + 1, 19, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+REPEAT_ID_FIELDS = {"Y": (0, 4), "m": (4, 6), "d": (6, 8), "H": (8, 10), "M": (10, 12)}  # of YYYYMMDDhhmm
 
 
 def _spread(values: pa.Array, chosen: np.ndarray) -> pa.Array:

@@ -27,9 +27,12 @@ from calendar_etl.transforms.common import (
     ELLIPSIS,
     ErrorCollector,
     as_date,
+    combine_codes,
     concat_text,
     drop_rows,
+    first_of_each,
     first_per_group,
+    fixed_width_text,
     format_seconds,
     is_true,
     join_parts,
@@ -75,8 +78,7 @@ def event_ids_for(sync_keys: list[str]) -> pa.Array:
     text[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
     text[:, len(prefix) :: 2] = _HEX_DIGITS[half >> 4]
     text[:, len(prefix) + 1 :: 2] = _HEX_DIGITS[half & 15]
-    offsets = np.arange(0, text.size + 1, text.shape[1], dtype=np.int32)
-    return pa.StringArray.from_buffers(len(sync_keys), pa.py_buffer(offsets), pa.py_buffer(text))
+    return fixed_width_text(text)
 
 
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
@@ -427,14 +429,14 @@ class _Writes:
         listed &= rank < ATTENDEES_MAX
         # The same few hundred people come back on event after event: each distinct item is written once.
         described = (email, name, people["partstat"], people["optional"])
-        item, first = _distinct(email_code, *(_codes(f) for f in described[1:]), chosen=listed)
-        email, name, partstat, optional = (f.take(pa.array(first)) for f in described)
+        item = combine_codes([email_code[listed], *(_codes(f)[listed] for f in described[1:])])
+        one = pa.array(np.flatnonzero(listed)[first_of_each(item)])
+        one_email, one_name, partstat, optional = (f.take(one) for f in described)
         items = join_parts(
-            '{"email": "', json_escaped(email), '"', *_text_parts(', "displayName": ', name, truthy(name)),
+            '{"email": "', json_escaped(one_email), '"', *_text_parts(', "displayName": ', one_name, truthy(one_name)),
             map_text(partstat, functools.partial(_member, ', "partstat": ')),
             literal_where(', "isOptional": true', is_true(optional)), "}",
         ).take(pa.array(item))  # fmt: skip
-        email, name = people["email"], people["name"]
         nameless, past = ~has_email, pa.array(overflow)
         unmapped_row = np.concatenate([row[nameless], row[overflow]])
         fields = [people[k].filter(pa.array(nameless)) for k in ("name", "garoon_code", "garoon_id")]
@@ -774,18 +776,6 @@ def _first_of_pair(row: np.ndarray, values: pa.Array, codes: np.ndarray | None =
 def _codes(values: pa.Array) -> np.ndarray:
     """Return a number per value, equal for equal values: 0 for null, from 1 in order of first appearance."""
     return np.asarray(pc.fill_null(pc.dictionary_encode(values).indices, -1), np.int64) + 1
-
-
-def _distinct(*codes: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (for each chosen value, the number of its distinct combination of ``codes``; for each combination,
-    a value that has it)."""
-    key = np.zeros(int(chosen.sum()), np.int64)
-    for column in codes:
-        key = key * (int(column.max(initial=0)) + 1) + column[chosen]
-    number, combinations = pd.factorize(key)
-    first = np.empty(len(combinations), np.int64)
-    first[number] = np.flatnonzero(chosen)
-    return number, first
 
 
 def _ranks(texts: np.ndarray) -> np.ndarray:

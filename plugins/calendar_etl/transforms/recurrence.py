@@ -26,9 +26,13 @@ from calendar_etl.transforms.common import (
     ARROW_ZONE_RANGE,
     cast_or_null,
     civil,
+    combine_codes,
     first_per_group,
+    fixed_texts,
+    fixed_width_text,
     format_seconds,
     is_true,
+    laid_out,
     list_array,
     map_unique,
     strings,
@@ -628,9 +632,9 @@ class _Collapse:
         read = np.zeros(len(self.rid), bool)  # a valid YYYYMMDD or YYYYMMDDTHHMMSSZ
         for pattern, layout, kind in ((b"99999999", "%Y-%m-%d", pa.date32()),
                                       (b"99999999T999999Z", "%Y-%m-%dT%H:%M:%SZ", model.TIMESTAMP)):  # fmt: skip
-            rows, stamps = _fixed_texts(self.rid, pattern)
+            rows, stamps = fixed_texts(self.rid, pattern)
             if len(rows):
-                values = cast_or_null(_text_array(_laid_out(stamps, layout)), kind)
+                values = cast_or_null(fixed_width_text(laid_out(stamps, layout, COMPACT_FIELDS)), kind)
                 out[rows] = _micros(values)
                 read[rows] = is_true(pc.is_valid(values))
         for i in np.flatnonzero(~read):  # other forms (TZID=..., floating): the general parser
@@ -1333,15 +1337,6 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
 
 
-def combine_codes(columns: Sequence[np.ndarray]) -> np.ndarray:
-    """Return one integer per row, equal exactly when the rows' integers are equal in every column."""
-    out = np.zeros(len(columns[0]) if columns else 0, np.int64)
-    for codes in columns:
-        low = codes.min(initial=0)
-        out = pd.factorize(out * (codes.max(initial=0) - low + 1) + (codes - low))[0].astype(np.int64)
-    return out
-
-
 _NULL = "\x00"  # stands for a null value inside a row's text (never part of a calendar text)
 
 
@@ -1376,46 +1371,6 @@ def _append(lists: pa.Array, extra: pa.Array) -> pa.Array:
     rank = np.concatenate([np.zeros(int(lengths.sum()), np.int64), np.ones(int(added.sum()), np.int64)])
     order = np.lexsort((rank, position))
     return list_array(np.concatenate([[0], np.cumsum(lengths + added)]), values.take(pa.array(order)))
-
-
-def _fixed_texts(values: pa.Array, pattern: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Return (the rows whose text is like ``pattern``, their bytes as a rows × width array); in ``pattern``,
-    ``9`` stands for any ASCII digit and any other byte for itself."""
-    width = len(pattern)
-    lengths = np.asarray(pc.fill_null(pc.binary_length(values), -1), np.int64)
-    rows = np.flatnonzero(lengths == width)
-    if not len(rows):
-        return rows, np.zeros((0, width), np.uint8)
-    _, offsets, data = values.buffers()
-    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
-    starts = np.frombuffer(offsets, offset_type)[values.offset + rows]
-    text = np.frombuffer(data, np.uint8)[starts[:, None] + np.arange(width)]
-    template = np.frombuffer(pattern, np.uint8)
-    digit = template == ord("9")
-    like = np.where(digit, (text >= ord("0")) & (text <= ord("9")), text == template).all(axis=1)
-    return rows[like], text[like]
-
-
-def _laid_out(compact: np.ndarray, layout: str) -> np.ndarray:
-    """Return compact stamps (bytes of ``20261116T090000``, one row each) laid out as ``layout`` (``%Y-%m-%d``)."""
-    parts = []
-    i = 0
-    while i < len(layout):
-        if layout[i] == "%":
-            low, high = COMPACT_FIELDS[layout[i + 1]]
-            parts.append(compact[:, low:high])
-            i += 2
-        else:
-            parts.append(np.full((len(compact), 1), ord(layout[i]), np.uint8))
-            i += 1
-    return np.concatenate(parts, axis=1)
-
-
-def _text_array(chars: np.ndarray) -> pa.Array:
-    """Return each row of a rows × width array of ASCII bytes as a string."""
-    rows, width = chars.shape
-    offsets = np.arange(0, rows * width + 1, width, dtype=np.int32)
-    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars)))
 
 
 def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
