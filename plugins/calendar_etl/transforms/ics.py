@@ -19,6 +19,10 @@ from typing import Any
 
 import icalendar
 import pandas as pd
+from icalendar.parser.content_line import Contentline
+from icalendar.parser.ical.calendar import CalendarIcalParser
+from icalendar.parser.parameter import Parameters
+from icalendar.parser.property import unescape_backslash
 from icalendar.timezone import windows_to_olson
 
 from calendar_etl import model
@@ -100,7 +104,7 @@ def _read_calendars(raw: bytes, name: str) -> tuple[list[Located], list[Notice]]
     """
     if _well_nested(raw):
         try:
-            calendars = icalendar.Calendar.from_ical(raw, multiple=True)
+            calendars = parse_calendars(raw)
         except (ValueError, KeyError, IndexError) as exc:
             refused: Exception | None = exc
         else:
@@ -122,6 +126,91 @@ def _read_calendars(raw: bytes, name: str) -> tuple[list[Located], list[Notice]]
         )
         notices.append((f"ics:{name}", f"{what}: {refused}"))
     return located, notices
+
+
+# ---------------------------------------------------------------------- parsing
+
+
+class HeadCachingParser(CalendarIcalParser):
+    """icalendar's own parser for ``Calendar.from_ical``, reading each distinct content-line head once per file.
+
+    A line's head is what comes before its value: the name and the parameters (``ATTENDEE;CN="Ann";PARTSTAT=
+    ACCEPTED``, ``DTSTART;TZID=Asia/Tokyo``). A file repeats a few hundred heads over and over, and icalendar
+    reads every line one character at a time, value included (``Contentline.raw_parts``), then parses its
+    parameters again; that is half of its time. Here a head is parsed by icalendar itself the first time it is
+    seen and its result reused after, and each property's value type is looked up once per (name, VALUE).
+    Everything else (components, value types, time zones, error handling) is icalendar's own code, and the
+    result is the same: ``tests/transforms/test_ics_parser.py`` compares both on every file of the corpus.
+
+    A line whose head holds a backslash or an unclosed quote is read by icalendar as before. Lines with the same
+    non-empty head share one ``Parameters`` object (as the values of one line already do in icalendar), which is
+    safe because the parse stays inside this module and nothing here writes to parameters of a parsed file.
+    """
+
+    #: the head of a line, up to the colon that starts its value: no backslash, quoted sections kept whole
+    HEAD = re.compile(r'[^":\\]*+(?:"[^"]*+"[^":\\]*+)*+:')
+
+    def initialize_parsing(self) -> None:
+        super().initialize_parsing()
+        self._heads: dict[str, tuple[str, Parameters]] = {}
+        self._factories: dict[tuple[str, str | None], Any] = {}
+
+    def get_factory_for_property(self, name: str, params: Parameters) -> Any:
+        key = (name, params.value)
+        factory = self._factories.get(key)
+        if factory is None:
+            factory = self._factories[key] = super().get_factory_for_property(name, params)
+        return factory
+
+    def parts(self, line: Contentline) -> tuple[str, Parameters, str]:
+        """Return ``line.parts()``: (name, parameters, unescaped value)."""
+        match = self.HEAD.match(line)
+        if match is not None and match.end() > 1:
+            head = line[: match.end() - 1]
+            known = self._heads.get(head)
+            if known is None:
+                try:  # what icalendar makes of the line is decided by its head alone
+                    name, params, _ = Contentline(head + ":", strict=line.strict).raw_parts()
+                except ValueError:
+                    return line.parts()  # raises, naming the whole line
+                known = self._heads[head] = (name, params)
+            name, params = known
+            return name, params if params else Parameters(), unescape_backslash(line[match.end() :])
+        return line.parts()
+
+    def parse_content_lines(self) -> None:
+        """``ComponentIcalParser.parse_content_lines`` with :meth:`parts` in place of ``line.parts()``."""
+        parts = self.parts
+        for line in self._content_lines_iterator:
+            if not line:
+                continue
+            try:
+                name, params, vals = parts(line)
+            except ValueError as exc:
+                self.handle_line_parse_error(exc)
+                continue
+            uname = name.upper()
+            if uname == "BEGIN":
+                self.handle_begin_component(vals)
+            elif uname == "END":
+                self.handle_end_component(vals)
+            else:
+                self.handle_property(uname, params, vals, line)
+
+
+def parse_calendars(text: bytes) -> list[icalendar.Component]:
+    """Return ``icalendar.Calendar.from_ical(text, multiple=True)``, parsed with :class:`HeadCachingParser`."""
+    calendar = icalendar.Calendar
+    return HeadCachingParser(text, calendar._get_component_factory(), calendar.types_factory).parse()
+
+
+def parse_calendar(text: bytes) -> icalendar.Component:
+    """Return ``icalendar.Calendar.from_ical(text)``: the text's one component, or ValueError."""
+    components = parse_calendars(text)
+    if len(components) != 1:
+        found = "multiple components where only one is allowed" if components else "no components"
+        raise ValueError(f"Found {found}")
+    return components[0]
 
 
 def _well_nested(raw: bytes) -> bool:
@@ -206,7 +295,7 @@ def _readable_timezone(lines: list[bytes], name: str, notices: list[Notice]) -> 
     """Return a VTIMEZONE's text to put before each VEVENT, or nothing (with a notice) when it cannot be read."""
     text = b"\r\n".join(lines) + b"\r\n"
     try:
-        icalendar.Calendar.from_ical(CALENDAR_HEAD + text + b"END:VCALENDAR\r\n")
+        parse_calendar(CALENDAR_HEAD + text + b"END:VCALENDAR\r\n")
     except (ValueError, KeyError, IndexError) as exc:
         notices.append((f"ics:{name}", f"a VTIMEZONE could not be read ({exc}); it was ignored"))
         return b""
@@ -227,7 +316,7 @@ def _parse_vevent(lines: list[bytes], zones_text: bytes) -> tuple[tuple[Any, Any
     for attempt, (part, notes) in enumerate(attempts):
         text = CALENDAR_HEAD + zones_text + b"\r\n".join([lines[0], *part, lines[-1]]) + b"\r\nEND:VCALENDAR\r\n"
         try:
-            calendar = icalendar.Calendar.from_ical(text)
+            calendar = parse_calendar(text)
             event = next(iter(calendar.walk("VEVENT")))
         except (ValueError, KeyError, IndexError, StopIteration) as exc:
             problem = f"the event cannot be read: {exc}"
