@@ -665,6 +665,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             worker = _timed_step("scenario 2", common.run_isolated, "bench.transforms:ics_rate_worker",
                                  path=str(path), repeats=args.repeats, profile_dir=profile)  # fmt: skip
             ours, baseline = _rate_summary(worker)
+            parse = common.median(worker["seconds"]["our_parse"])
+            parse_share = parse / common.median(worker["seconds"]["ours"])
+            parse_speedup = common.median(worker["seconds"]["baseline"]) / parse
             results["ics_to_canonical_rate"] = {
                 "ours": ours, "baseline": baseline, "ratio": round(ours / baseline, 3), "unit": "VEVENTs/s",
                 "target": f">= {TARGET_ICS_SHARE} x baseline", "met": ours / baseline >= TARGET_ICS_SHARE,
@@ -674,14 +677,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"{args.repeats} interleaved runs each, time.perf_counter, pinned to CPU {common.MEASURING_CORE}; "
                     "ours = ics_to_canonical(bytes); baseline = icalendar.Calendar.from_ical(bytes, multiple=True); "
                     "both timed up to and including releasing what they parsed (bench.transforms.bare_parse); "
-                    "ours parses with ics.HeadCachingParser (icalendar's parser, each line head read once), timed "
-                    "alone as our_parse: parse_share is its part of ours"
+                    "ours parses with ics.HeadCachingParser (icalendar's parser, each distinct line head read once), "
+                    f"timed alone too: it parses {parse_speedup:.2f}x as fast as from_ical and is {parse_share:.0%} "
+                    "of ours (the rest is our conversion)"
                 ),
                 "details": {"seconds": worker["seconds"], "rows": worker["rows"], "errors": worker["errors"],
-                            "parse_share": round(common.median(worker["seconds"]["our_parse"])
-                                                 / common.median(worker["seconds"]["ours"]), 3),
-                            "parse_vs_from_ical": round(common.median(worker["seconds"]["baseline"])
-                                                        / common.median(worker["seconds"]["our_parse"]), 2),
+                            "parse_share": round(parse_share, 3), "parse_vs_from_ical": round(parse_speedup, 2),
                             "kinds": worker["kinds"], "error_examples": worker["error_examples"], "machine": machine},
             }  # fmt: skip
         if "memory" in wanted:
