@@ -245,13 +245,18 @@ def _to_arrow(value: Any, arrow_type: pa.DataType, name: str) -> pa.Array:
     else:
         array = pa.array(list(value), type=arrow_type, from_pandas=True)
     if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+        array = one_array(array)
     if not array.type.equals(arrow_type):
         try:
             array = array.cast(arrow_type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise TypeError(f"column {name!r} cannot be {arrow_type}: {exc}") from exc
     return array
+
+
+def one_array(values: pa.ChunkedArray) -> pa.Array:
+    """Return a chunked array as one array: its only chunk as it is (``combine_chunks`` copies even that one)."""
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
 
 
 def empty() -> pd.DataFrame:

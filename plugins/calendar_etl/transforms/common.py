@@ -174,7 +174,7 @@ def json_escaped(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     The bytes are scanned once with numpy; only the strings with a quote, a backslash or a control character
     are rewritten (column-wise for the usual escapes, by the ``json`` module for the other control characters).
     """
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = model.one_array(values) if isinstance(values, pa.ChunkedArray) else values
     found: set[int] = set()
     rows = _rows_with_bytes(values, lambda b: _escape_hits(b, found))
     if not len(rows):
@@ -192,15 +192,14 @@ def json_escaped(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.replace_with_mask(values, pa.array(mask), text)
 
 
-_NEEDS_ESCAPE = np.zeros(256, bool)
-_NEEDS_ESCAPE[[*range(0x20), 0x22, 0x5C]] = True
 _USUAL_ESCAPES = {ord(raw) for raw, _ in JSON_ESCAPES}
 
 
 def _escape_hits(raw: np.ndarray, found: set[int]) -> np.ndarray:
-    """Return where ``raw`` holds a byte JSON escapes, adding the bytes found to ``found``."""
-    hits = _NEEDS_ESCAPE[raw]
-    found.update(np.unique(raw[hits]).tolist())
+    """Return where ``raw`` holds a byte JSON escapes (below U+0020, a quote or a backslash), adding the bytes
+    found to ``found``; three comparisons cost less than looking every byte up in a table."""
+    hits = (raw < 0x20) | (raw == 0x22) | (raw == 0x5C)
+    found.update(np.flatnonzero(np.bincount(raw[hits], minlength=256)).tolist())
     return hits
 
 
@@ -216,7 +215,8 @@ def _rows_with_bytes(values: pa.Array, test: Callable[[np.ndarray], np.ndarray])
         return np.zeros(0, np.int64)
     raw = np.frombuffer(data, np.uint8)[offsets[0] : offsets[-1]]
     hits = np.flatnonzero(test(raw)) + offsets[0]
-    return np.unique(np.searchsorted(offsets, hits, side="right") - 1)
+    rows = np.searchsorted(offsets, hits, side="right") - 1  # ascending, as the hits are
+    return rows[np.r_[True, rows[1:] != rows[:-1]]] if len(rows) else rows
 
 
 def only_where(values: pa.Array, keep: np.ndarray) -> pa.Array:
@@ -333,8 +333,9 @@ def format_seconds(seconds: np.ndarray, valid: np.ndarray, layout: str) -> pa.Ar
     for token in tokens:
         if token.startswith("%"):
             value, size = fields[token[1]], _FIELD_WIDTHS[token[1]]
+            shown = (value % 10**size).astype(np.uint16)  # the digits written, in a narrow type: faster arithmetic
             for place in range(size):
-                text[:, at + place] = value // 10 ** (size - 1 - place) % 10 + 48
+                text[:, at + place] = shown // 10 ** (size - 1 - place) % 10 + 48
             at += size
         else:
             raw = token.encode()
