@@ -237,7 +237,9 @@ def _to_arrow(value: Any, arrow_type: pa.DataType, name: str) -> pa.Array:
         if isinstance(value.dtype, pd.ArrowDtype):
             array = pa.array(value.array)
         elif arrow_type == TIMESTAMP:
-            array = pa.array(pd.to_datetime(value, utc=True).astype("datetime64[us, UTC]"))
+            if value.dtype != "datetime64[us, UTC]":  # canonical frames hold them so already: no copy then
+                value = pd.to_datetime(value, utc=True).astype("datetime64[us, UTC]")
+            array = pa.array(value)
         else:
             array = pa.array(value.astype(object).where(value.notna(), None).tolist(), type=arrow_type)
     elif isinstance(value, (pa.Array, pa.ChunkedArray)):

@@ -324,11 +324,14 @@ def format_seconds(seconds: np.ndarray, valid: np.ndarray, layout: str) -> pa.Ar
     """Return seconds since the epoch as text laid out like ``layout`` (``%Y %m %d %H %M %S`` and literals).
 
     Arrow's ``strftime`` and casts to text cost about a microsecond a value; this writes the digits into one
-    byte buffer with numpy, a few nanoseconds a value. Years must have four digits (0001-9999).
+    byte buffer with numpy, a few nanoseconds a value, and only for the valid rows (a null takes no bytes).
+    Years must have four digits (0001-9999).
     """
-    fields = civil(np.where(valid, seconds, 0))
+    chosen = None if valid.all() else np.flatnonzero(valid)
+    fields = civil(seconds if chosen is None else seconds[chosen])
     tokens = layout_tokens(layout)
-    text = np.empty((len(seconds), sum(_FIELD_WIDTHS[t[1]] if t[0] == "%" else len(t.encode()) for t in tokens)), np.uint8)
+    width = sum(_FIELD_WIDTHS[t[1]] if t[0] == "%" else len(t.encode()) for t in tokens)
+    text = np.empty((len(seconds) if chosen is None else len(chosen), width), np.uint8)
     at = 0
     for token in tokens:
         if token.startswith("%"):
@@ -341,7 +344,14 @@ def format_seconds(seconds: np.ndarray, valid: np.ndarray, layout: str) -> pa.Ar
             raw = token.encode()
             text[:, at : at + len(raw)] = np.frombuffer(raw, np.uint8)
             at += len(raw)
-    return fixed_width_text(text, valid)
+    if chosen is None:
+        return fixed_width_text(text)
+    offsets = np.zeros(len(valid) + 1, np.int32)
+    np.cumsum(valid, dtype=np.int32, out=offsets[1:])
+    offsets *= width
+    bits = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    nulls = len(valid) - len(chosen)
+    return pa.StringArray.from_buffers(len(valid), pa.py_buffer(offsets), pa.py_buffer(text), bits, nulls)
 
 
 def layout_tokens(layout: str) -> list[str]:

@@ -401,13 +401,15 @@ class _Writes:
         reminders, reminders_cut = self._reminders()
         for reason in (*people_reasons, room_reason, description_cut, final_location_cut, reminders_cut):
             self.reasons.append(only_where(reason, self.component))
+        zone_end = map_text(zone, lambda z: '", "timeZone": ' + json.dumps(z, ensure_ascii=False) + "}")
+        zone_end = only_where(zone_end, ~all_day)  # after the local time of the start and of the end
         # One pass writes every row's text: a field that only some rows have is a part that is "" elsewhere.
         # The row that is the whole of its write is wrapped as the payload here, so it is copied only once.
         return join_parts(
             literal_where('{"eventComponents": [', self.alone),
             '{"eventId": "', self.event_ids.take(pa.array(self.unit)),
-            '", "summary": "', json_escaped(summary), '", "start": ', *_time(c["start"], c["start_date"], zone, all_day),
-            ', "end": ', *_time(c["end"], c["end_date"], zone, all_day),
+            '", "summary": "', json_escaped(summary), '", "start": ', *_time(c["start"], c["start_date"], zone, all_day, zone_end),
+            ', "end": ', *_time(c["end"], c["end_date"], zone, all_day, zone_end),
             *_text_parts(', "description": ', description, truthy(description)),
             *_text_parts(', "location": ', location, truthy(location)),
             *_list_parts(', "attendees": ', people, rooms),
@@ -658,15 +660,16 @@ def _with_exdates(component_text: str, cancelled: list[dt.datetime | dt.date]) -
     return json.dumps(component, ensure_ascii=False)
 
 
-def _time(instant: pa.Array, day: pa.Array, zone: pa.Array, all_day: np.ndarray) -> tuple[pa.Array, ...]:
+def _time(
+    instant: pa.Array, day: pa.Array, zone: pa.Array, all_day: np.ndarray, zone_end: pa.Array
+) -> tuple[pa.Array, ...]:
     """Return the parts (see ``join_parts``) of ``{"dateTime": local time, "timeZone": zone}`` for timed rows and
-    ``{"date": ...}`` for all-day rows."""
+    ``{"date": ...}`` for all-day rows; ``zone_end`` is the text after the local time (``", "timeZone": ...}``),
+    the same for the start and the end."""
     seconds, valid = wall_seconds(instant, zone)
     local = format_seconds(seconds, valid & ~all_day, LOCAL_FORMAT)
     seconds, valid = seconds_of(day)
     days = format_seconds(seconds, valid & all_day, "%Y-%m-%d")
-    zone_end = map_text(zone, lambda z: '", "timeZone": ' + json.dumps(z, ensure_ascii=False) + "}")
-    zone_end = only_where(zone_end, ~all_day)
     return (literal_where('{"dateTime": "', ~all_day), local, zone_end,
             literal_where('{"date": "', all_day), days, literal_where('"}', all_day))  # fmt: skip
 
