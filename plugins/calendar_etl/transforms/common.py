@@ -153,8 +153,24 @@ def rows_of(lists: pa.ListArray | pa.ChunkedArray) -> np.ndarray:
 
 
 def is_true(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Return a boolean Arrow array as numpy (null counts as False)."""
-    return np.asarray(pc.fill_null(mask, False), dtype=bool)
+    """Return a boolean Arrow array as numpy (null counts as False).
+
+    The value bits (and the validity bits, when there are nulls) are unpacked with numpy: several times faster
+    than ``fill_null`` and Arrow's own conversion, and the converters call this for nearly every mask.
+    """
+    if isinstance(mask, pa.ChunkedArray):
+        mask = model.one_array(mask)
+    validity, values = mask.buffers() if pa.types.is_boolean(mask.type) else (None, None)
+    if not len(mask) or values is None:
+        return np.asarray(pc.fill_null(mask, False), dtype=bool)
+    out = _unpacked(values, mask.offset, len(mask))
+    return out & _unpacked(validity, mask.offset, len(mask)) if mask.null_count else out
+
+
+def _unpacked(bits: pa.Buffer, offset: int, length: int) -> np.ndarray:
+    """Return ``length`` bits of an Arrow bitmap (least significant bit first) from bit ``offset``, as booleans."""
+    raw = np.frombuffer(bits, np.uint8)
+    return np.unpackbits(raw, count=offset + length, bitorder="little")[offset:].view(bool)
 
 
 def concat_text(*parts: pa.Array | str) -> pa.Array:
