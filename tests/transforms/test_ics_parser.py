@@ -78,9 +78,9 @@ def parts_or_error(parts: Any, line: Contentline) -> Any:
     return name, list(params.items()), type(params).__name__, value
 
 
-HEAD_PIECES = st.sampled_from(list('ATENDXabc-;=:,"\\ \t^\'') + ["CN", "TZID", "é", "会"])
+HEAD_PIECES = st.sampled_from([*'ATENDXabc-;=:,"\\ \t^\'', "CN", "TZID", "é", "会"])
 HEAD_TEXT = st.lists(HEAD_PIECES, max_size=16).map("".join)
-VALUE_TEXT = st.text(alphabet=st.sampled_from(list(':;,"\\nN x') + ["会"]), max_size=12)
+VALUE_TEXT = st.text(alphabet=st.sampled_from([*':;,"\\nN x', "会"]), max_size=12)
 
 
 @settings(max_examples=1500, deadline=None)

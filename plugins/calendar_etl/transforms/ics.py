@@ -170,7 +170,7 @@ class HeadCachingParser(CalendarIcalParser):
             known = self._heads.get(head)
             if known is None:
                 try:  # what icalendar makes of the line is decided by its head alone
-                    name, params, _ = Contentline(head + ":", strict=line.strict).raw_parts()
+                    name, params, _ = Contentline(head + ":", strict=getattr(line, "strict", False)).raw_parts()
                 except ValueError:
                     return line.parts()  # raises, naming the whole line
                 known = self._heads[head] = (name, params)
@@ -383,7 +383,7 @@ def _key_of(lines: list[bytes], name: str, position: int) -> str:
 _prop = dict.get
 
 
-def _vtimezone_names(calendar: icalendar.Calendar) -> set[str]:
+def _vtimezone_names(calendar: icalendar.Component) -> set[str]:
     return {str(_prop(tz, "TZID")) for tz in calendar.walk("VTIMEZONE") if _prop(tz, "TZID")}
 
 

@@ -70,24 +70,13 @@ def event_id_for(sync_key: str) -> str:
 
 def event_ids_for(sync_keys: list[str]) -> pa.Array:
     """Return :func:`event_id_for` of every key: the digests in one ``bytes.hex`` call, laid out with numpy."""
-    sha256 = _SHA256
+    sha256 = hashlib.sha256
     hexed = b"".join([sha256(k.encode("utf-8")).digest() for k in sync_keys]).hex().encode()
     prefix = EVENT_ID_PREFIX.encode()
     text = np.empty((len(sync_keys), len(prefix) + 48), np.uint8)
     text[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
     text[:, len(prefix) :] = np.frombuffer(hexed, np.uint8).reshape(-1, 64)[:, :48]  # 48 of the 64 hex digits
     return fixed_width_text(text)
-
-
-# CPython's own SHA-256 (the same digests as ``hashlib.sha256``) costs a fifth less per short key than
-# OpenSSL's, whose setup per call outweighs hashing a few bytes; hashlib's when the build lacks it.
-try:
-    from _sha2 import sha256 as _SHA256  # Python 3.12 and later
-except ImportError:
-    try:
-        from _sha256 import sha256 as _SHA256  # Python 3.11
-    except ImportError:
-        _SHA256 = hashlib.sha256
 
 
 def source_key(event_id: str, rid: str | None = None) -> str:
