@@ -4,6 +4,7 @@ UI's trigger form does, and a 3-day ``airflow backfill create``."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -73,10 +74,15 @@ def backfill_three_days(
     args = ["backfill", "create", "--dag-id", DAG_ID, "--from-date", first.isoformat(), "--to-date", last.isoformat()]
     if conf:
         args += ["--dag-run-conf", json.dumps(conf)]
-    for attempt in range(3):  # SQLite metadata DB: the scheduler may hold the write lock past the CLI's timeout
+    # SQLite metadata DB: the scheduler may hold the write lock past the CLI's timeout, several times running on a
+    # loaded machine (seen: three immediate tries all locked). Airflow removes a backfill whose runs hit a lock
+    # (models/backfill.py, _cleanup_partial_backfill), so a later try starts clean; should that clean-up fail, the
+    # next try is refused for another reason and the assertion below shows it. Pause between tries, up to six.
+    for attempt in range(6):
         created = stack.airflow(*args, check=False)
-        if created.returncode == 0 or "database is locked" not in created.stderr + created.stdout or attempt == 2:
+        if created.returncode == 0 or "database is locked" not in created.stderr + created.stdout or attempt == 5:
             break
+        time.sleep(2 * (attempt + 1))
     assert created.returncode == 0, f"backfill create exited {created.returncode}: {created.stderr[-2000:]}"
 
     def backfilled(runs: list[dict[str, object]]) -> list[dict[str, object]]:
