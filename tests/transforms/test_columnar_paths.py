@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import gc
+import itertools
 import json
 import zoneinfo
 from typing import Any
@@ -499,3 +500,29 @@ def test_combined_codes_number_the_distinct_rows_in_order_of_first_appearance(ro
     codes = combine_codes(columns)
     assert codes.tolist() == expected
     assert first_of_each(codes).tolist() == [expected.index(n) for n in range(len(numbers))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.none() | st.booleans(), max_size=70),
+    st.integers(0, 69),
+    st.integers(0, 70),
+    st.integers(1, 4),
+)
+@example([True] * 9 + [None], 1, 9, 1)  # a slice starting inside a byte of the bitmaps, with a null at its end
+def test_is_true_reads_arrows_bitmaps_as_fill_null_does(values: list[bool | None], start: int, stop: int, chunks: int) -> None:  # fmt: skip
+    """``is_true`` unpacks the value and validity bitmaps itself: slices (bit offsets), nulls, chunks, empties."""
+    array = pa.array(values, pa.bool_()).slice(start, max(stop - start, 0))
+    expected = [bool(v) for v in array.to_pylist()]
+    assert common.is_true(array).tolist() == expected
+    cut = np.linspace(0, len(array), chunks + 1).astype(int)
+    chunked = pa.chunked_array([array.slice(a, b - a) for a, b in itertools.pairwise(cut)], pa.bool_())
+    assert common.is_true(chunked).tolist() == expected
+
+
+def test_fixed_width_text_places_its_rows_where_valid_and_nulls_between() -> None:
+    chars = np.frombuffer(b"ab" b"cd" b"ef", np.uint8).reshape(3, 2)
+    assert common.fixed_width_text(chars).to_pylist() == ["ab", "cd", "ef"]
+    placed = common.fixed_width_text(chars, np.array([False, True, False, True, True, False]))
+    assert placed.to_pylist() == [None, "ab", None, "cd", "ef", None]
+    assert placed.null_count == 3 and len(placed.buffers()[2]) == 6  # a null takes no bytes

@@ -360,14 +360,7 @@ def format_seconds(seconds: np.ndarray, valid: np.ndarray, layout: str) -> pa.Ar
             raw = token.encode()
             text[:, at : at + len(raw)] = np.frombuffer(raw, np.uint8)
             at += len(raw)
-    if chosen is None:
-        return fixed_width_text(text)
-    offsets = np.zeros(len(valid) + 1, np.int32)
-    np.cumsum(valid, dtype=np.int32, out=offsets[1:])
-    offsets *= width
-    bits = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    nulls = len(valid) - len(chosen)
-    return pa.StringArray.from_buffers(len(valid), pa.py_buffer(offsets), pa.py_buffer(text), bits, nulls)
+    return fixed_width_text(text, None if chosen is None else valid)
 
 
 def layout_tokens(layout: str) -> list[str]:
@@ -413,14 +406,22 @@ def fixed_texts(values: pa.Array, pattern: bytes) -> tuple[np.ndarray, np.ndarra
 
 
 def fixed_width_text(chars: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    """Return each row of a rows × width array of UTF-8 bytes as a string (null where ``valid`` is False)."""
+    """Return each row of a rows × width array of UTF-8 bytes as a string.
+
+    With ``valid``, the result has one row per entry of ``valid``: the rows of ``chars`` in turn where it is True,
+    null (taking no bytes) where it is False.
+    """
     rows, width = chars.shape
-    offsets = np.arange(0, rows * width + 1, width, dtype=np.int32)
     data = pa.py_buffer(np.ascontiguousarray(chars))
-    if valid is None or valid.all():
-        return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), data)
+    if valid is None:
+        return pa.StringArray.from_buffers(
+            rows, pa.py_buffer(np.arange(0, rows * width + 1, width, dtype=np.int32)), data
+        )
+    offsets = np.zeros(len(valid) + 1, np.int32)
+    np.cumsum(valid, dtype=np.int32, out=offsets[1:])
+    offsets *= width
     bits = pa.py_buffer(np.packbits(valid, bitorder="little"))
-    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), data, bits, int(rows - valid.sum()))
+    return pa.StringArray.from_buffers(len(valid), pa.py_buffer(offsets), data, bits, len(valid) - rows)
 
 
 def combine_codes(columns: Sequence[np.ndarray]) -> np.ndarray:

@@ -583,11 +583,11 @@ class _Collapse:
         self.first_row = first_per_group(self.group, groups)
         take = pa.array(self.first_row)
         self.lines: pa.ListArray = rows["recurrence"].take(take).combine_chunks()  # the group's rule lines
-        self.all_day = _bools(rows["all_day"].take(take))
+        self.all_day = is_true(rows["all_day"].take(take))
         self.zones = rows["timezone"].take(take).combine_chunks()
         self.zone_names: list[Any] = self.zones.to_pylist()
         self.zone_code = np.asarray(pc.fill_null(pc.dictionary_encode(self.zones).indices, -1), np.int64)
-        self.row_all_day = _bools(rows["all_day"])
+        self.row_all_day = is_true(rows["all_day"])
         self.rid: pa.Array = rows["recurrence_id"].combine_chunks()
         self.reason: list[str | None] = [None] * groups  # why a group keeps its occurrences
         self.collapses = np.zeros(groups, bool)
@@ -1371,10 +1371,6 @@ def _append(lists: pa.Array, extra: pa.Array) -> pa.Array:
     rank = np.concatenate([np.zeros(int(lengths.sum()), np.int64), np.ones(int(added.sum()), np.int64)])
     order = np.lexsort((rank, position))
     return list_array(np.concatenate([[0], np.cumsum(lengths + added)]), values.take(pa.array(order)))
-
-
-def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(values, False), dtype=bool)
 
 
 def _micros(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
